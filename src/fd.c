@@ -1,0 +1,173 @@
+/* fd.c — per-descriptor state: who waits on what, and what the backend
+ * watches.
+ *
+ * Owns the readiness protocol between tasks and the backend. The backend is
+ * level-triggered and told lazily: interest in a direction is added when a
+ * task first waits for it and kept while it is used, and dropped only when
+ * the OS reports readiness that no task waits for. A task that reads until
+ * EAGAIN and waits again (the common loop) then costs no system call beyond
+ * its reads and the shared poll.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+#define FDS_PER_BLOCK 1024
+
+void cio__fd_table_init(cio__fd_table *tab)
+{
+    tab->blocks = NULL;
+    tab->nblocks = 0;
+}
+
+void cio__fd_table_fini(cio__fd_table *tab)
+{
+    for (size_t i = 0; i < tab->nblocks; i++)
+        free(tab->blocks[i]);
+    free(tab->blocks);
+    tab->blocks = NULL;
+    tab->nblocks = 0;
+}
+
+static cio__fd_state *state_at(cio__fd_table *tab, int fd, bool create)
+{
+    size_t b = (size_t)fd / FDS_PER_BLOCK;
+    if (b >= tab->nblocks || !tab->blocks[b]) {
+        if (!create)
+            return NULL;
+        if (b >= tab->nblocks) {
+            cio__fd_state **blocks = realloc(tab->blocks, (b + 1) * sizeof *blocks);
+            if (!blocks)
+                return NULL;
+            memset(blocks + tab->nblocks, 0, (b + 1 - tab->nblocks) * sizeof *blocks);
+            tab->blocks = blocks;
+            tab->nblocks = b + 1;
+        }
+        cio__fd_state *block = calloc(FDS_PER_BLOCK, sizeof *block);
+        if (!block)
+            return NULL;
+        for (size_t i = 0; i < FDS_PER_BLOCK; i++) {
+            cio__list_init(&block[i].readers);
+            cio__list_init(&block[i].writers);
+        }
+        tab->blocks[b] = block;
+    }
+    return &tab->blocks[b][(size_t)fd % FDS_PER_BLOCK];
+}
+
+cio__fd_state *cio__fd_get(int fd, int *err)
+{
+    if (fd < 0) {
+        *err = -EBADF;
+        return NULL;
+    }
+    cio__fd_state *st = state_at(&cio__loop->fds, fd, true);
+    if (!st) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    if (CIO__LIKELY(st->kind != CIO__FD_UNKNOWN))
+        return st;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        *err = -errno;
+        return NULL;
+    }
+    if (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode)) {
+        /* The OS calls regular files always ready, then blocks on the disk:
+         * they go to the thread pool instead. */
+        st->kind = CIO__FD_FILE;
+        return st;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
+        *err = -errno;
+        return NULL;
+    }
+    st->kind = CIO__FD_POLLABLE;
+    return st;
+}
+
+static int set_watched(cio_loop *loop, int fd, cio__fd_state *st, unsigned events)
+{
+    if (events == st->watched)
+        return 0;
+    int err = loop->backend->watch(loop, fd, st->watched, events);
+    if (err == 0)
+        st->watched = (uint8_t)events;
+    return err;
+}
+
+static void unlink_fd_waiter(cio__waiter *w) { cio__list_remove(&w->node); }
+
+int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev)
+{
+    cio_loop *loop = cio__loop;
+    int err = set_watched(loop, fd, st, st->watched | ev);
+    if (err)
+        return err;
+    cio__waiter w;
+    cio__waiter_init(&w, ev == CIO__EV_READ ? CIO__WAIT_READABLE : CIO__WAIT_WRITABLE,
+                     (void *)(intptr_t)fd, unlink_fd_waiter);
+    cio__list_push_back(ev == CIO__EV_READ ? &st->readers : &st->writers, &w.node);
+    return cio__wait(&w);
+}
+
+static void wake_all(cio__list *waiters, int result)
+{
+    cio__list *n;
+    while ((n = cio__list_pop_front(waiters)))
+        cio__wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
+}
+
+void cio__fd_ready(int fd, unsigned events)
+{
+    cio_loop *loop = cio__loop;
+    if (fd == loop->posted.wake_fd) {
+        cio__posted_drain_wakeup();
+        return;
+    }
+    cio__fd_state *st = state_at(&loop->fds, fd, false);
+    if (!st)
+        return;
+    unsigned unwanted = 0;
+    if (events & (CIO__EV_READ | CIO__EV_ERROR)) {
+        if (cio__list_empty(&st->readers))
+            unwanted |= CIO__EV_READ;
+        wake_all(&st->readers, 0);
+    }
+    if (events & (CIO__EV_WRITE | CIO__EV_ERROR)) {
+        if (cio__list_empty(&st->writers))
+            unwanted |= CIO__EV_WRITE;
+        wake_all(&st->writers, 0);
+    }
+    /* Readiness nobody waited for: stop watching that direction, or a
+     * level-triggered backend would report it on every poll. */
+    if (unwanted & st->watched)
+        (void)set_watched(loop, fd, st, st->watched & ~unwanted);
+}
+
+int cio_close(int fd)
+{
+    cio_loop *loop = cio__loop;
+    if (fd < 0)
+        return -EBADF;
+    cio__fd_state *st = loop ? state_at(&loop->fds, fd, false) : NULL;
+    if (st) {
+        /* Forget it before the number can be reused by another open(). */
+        (void)set_watched(loop, fd, st, 0);
+        st->watched = 0;
+        st->kind = CIO__FD_UNKNOWN;
+        wake_all(&st->readers, -EBADF);
+        wake_all(&st->writers, -EBADF);
+    }
+    /* On Linux the descriptor is released even when close reports EINTR. */
+    if (close(fd) != 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* fd.h — what the loop knows about each descriptor: who waits on it, what
+ * the backend watches, and what kind of file it is.
+ */
+#ifndef CIO_FD_H
+#define CIO_FD_H
+
+#include "internal.h"
+#include "list.h"
+
+enum cio__fd_kind {
+    CIO__FD_UNKNOWN = 0, /* never used with cio, or closed since */
+    CIO__FD_POLLABLE,    /* socket, pipe, terminal...: readiness via the backend */
+    CIO__FD_FILE,        /* regular file or block device: I/O on the thread pool */
+};
+
+typedef struct cio__fd_state {
+    /* Waiters (cio__waiter.node) for readability and writability. */
+    cio__list readers, writers;
+    /* CIO__EV_* bits the backend currently watches. */
+    uint8_t watched;
+    /* enum cio__fd_kind. */
+    uint8_t kind;
+} cio__fd_state;
+
+/* Blocks of states, so that a state never moves while waiters link to it. */
+typedef struct cio__fd_table {
+    cio__fd_state **blocks;
+    size_t nblocks;
+} cio__fd_table;
+
+void cio__fd_table_init(cio__fd_table *tab);
+void cio__fd_table_fini(cio__fd_table *tab);
+
+/* The state of fd, classifying it on first use (fstat; pollable ones are
+ * made non-blocking). NULL with *err = -EBADF (not open) or -ENOMEM. */
+cio__fd_state *cio__fd_get(int fd, int *err);
+
+/* Parks the current task until fd is ready for `ev` (CIO__EV_READ or
+ * CIO__EV_WRITE). Returns 0, -EBADF (closed meanwhile), or the wait's
+ * error. The caller has made its checkpoint. */
+int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev);
+
+/* Called by the backend for each descriptor the OS reports. */
+void cio__fd_ready(int fd, unsigned events);
+
+#endif

@@ -1,0 +1,57 @@
+/* internal.h — the first include of every library source file.
+ *
+ * Feature macros, the loud-abort helpers for broken invariants, and the
+ * visibility rule: everything is hidden unless marked CIO_EXTERN in cio.h.
+ */
+#ifndef CIO_INTERNAL_H
+#define CIO_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cio.h"
+
+#define CIO__LIKELY(x) __builtin_expect(!!(x), 1)
+#define CIO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* An impossible state or a misuse that cannot be reported as a value: say
+ * where and why, then abort, rather than run on past a broken invariant. */
+#define CIO__PANIC(...) cio__panic(__FILE__, __LINE__, __VA_ARGS__)
+#define CIO__ASSERT(cond)                                                                          \
+    do {                                                                                           \
+        if (CIO__UNLIKELY(!(cond)))                                                                \
+            CIO__PANIC("assertion failed: %s", #cond);                                             \
+    } while (0)
+
+__attribute__((noreturn, format(printf, 3, 4), cold)) void cio__panic(const char *file, int line,
+                                                                      const char *fmt, ...);
+
+/* Sanitizer detection that works for gcc and clang alike. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CIO__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CIO__ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CIO__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CIO__TSAN 1
+#endif
+#endif
+
+#define CIO__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CIO__MAX(a, b) ((a) > (b) ? (a) : (b))
+#define CIO__CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#endif

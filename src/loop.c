@@ -1,0 +1,178 @@
+/* loop.c — cio_run and the loop iteration.
+ *
+ * Owns the loop's life (open, run main, shut down, close) and the order of
+ * the steps in one iteration:
+ *
+ *     update time → run due timers → run what is ready (scheduler.c)
+ *         → compute the poll timeout → poll the OS → run what other
+ *           threads posted
+ *
+ * Each step is one named function below, so the iteration reads like the
+ * diagram in docs/design.md.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "loop.h"
+#include "overflow.h"
+
+__thread cio_loop *cio__loop;
+
+int64_t cio__clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double cio_now(void) { return (double)cio__clock_ns() / 1e9; }
+
+cio_loop *cio_running_loop(void) { return cio__loop; }
+
+const char *cio_backend_name(void) { return cio__loop ? cio__loop->backend->name : NULL; }
+
+/* ------------------------------------------------------------ iteration */
+
+static void update_time(cio_loop *loop) { loop->now_ns = cio__clock_ns(); }
+
+/* What cio_run is waiting for has happened: main has returned, or, while
+ * shutting down, every task has finished. */
+static bool run_finished(const cio_loop *loop)
+{
+    return loop->closing ? loop->pending_tasks == 0 : loop->main_task->state == CIO__TASK_DONE;
+}
+
+/* How long the OS may keep the loop waiting: not at all if something is
+ * ready or the run is over, until the next timer if there is one, else
+ * without limit. */
+static int64_t poll_timeout(const cio_loop *loop)
+{
+    if (cio__sched_has_ready() || run_finished(loop))
+        return 0;
+    int64_t next = cio__timers_next_deadline();
+    if (next == INT64_MAX)
+        return -1;
+    int64_t now = cio__clock_ns();
+    return next > now ? next - now : 0;
+}
+
+static void poll_os(cio_loop *loop, int64_t timeout_ns)
+{
+    int n = loop->backend->poll(loop, timeout_ns);
+    if (n < 0)
+        CIO__PANIC("%s backend failed to poll: %s", loop->backend->name, cio_strerror(n));
+}
+
+static void loop_iteration(cio_loop *loop)
+{
+    update_time(loop);
+    cio__timers_run_due();
+    cio__sched_run_ready();
+    poll_os(loop, poll_timeout(loop));
+    cio__posted_run();
+}
+
+/* ----------------------------------------------------------- life cycle */
+
+static int loop_open(cio_loop *loop)
+{
+    cio__list_init(&loop->all_tasks);
+    cio__stack_pool_init(&loop->stacks);
+    cio__fd_table_init(&loop->fds);
+    int err = cio__callbacks_init(loop);
+    if (err)
+        return err;
+    err = cio__backend_open(loop);
+    if (err)
+        goto fail_callbacks;
+    err = loop->backend->watch(loop, loop->posted.wake_fd, 0, CIO__EV_READ);
+    if (err)
+        goto fail_backend;
+#if CIO__ASAN
+    pthread_attr_t attr;
+    pthread_getattr_np(pthread_self(), &attr);
+    void *addr;
+    size_t size;
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    loop->ctx.stack_bottom = addr;
+    loop->ctx.stack_size = size;
+#endif
+#if CIO__TSAN
+    loop->ctx.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    return 0;
+
+fail_backend:
+    loop->backend->close(loop);
+fail_callbacks:
+    cio__callbacks_fini(loop);
+    return err;
+}
+
+static void loop_close(cio_loop *loop)
+{
+    cio__task_blocks_free(loop);
+    loop->backend->close(loop);
+    cio__callbacks_fini(loop);
+    cio__fd_table_fini(&loop->fds);
+    cio__stack_pool_fini(&loop->stacks);
+}
+
+/* asyncio.run's ending: cancel what is left and let it finish. Tasks in
+ * uncancellable waits (a thread-pool job) are waited for. */
+static void shut_down(cio_loop *loop)
+{
+    loop->closing = true;
+    cio__task_cancel_all(loop);
+    while (!run_finished(loop))
+        loop_iteration(loop);
+}
+
+int cio_run(cio_fn main_fn, void *arg)
+{
+    if (cio__loop)
+        return -EBUSY;
+    if (!main_fn)
+        return -EINVAL;
+    cio_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return -ENOMEM;
+    cio__loop = loop;
+    int err = loop_open(loop);
+    if (err) {
+        cio__loop = NULL;
+        free(loop);
+        return err;
+    }
+    /* A write to a closed pipe raises SIGPIPE on the writing thread; held
+     * blocked here, fdio.c takes it back off the pending set. */
+    sigset_t pipe_set, old_mask;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+    cio__overflow_guard_begin();
+
+    int result;
+    cio_task *main_task = cio_create_task_opts(main_fn, arg, &(cio_task_opts){.name = "main"});
+    if (!main_task) {
+        result = -errno;
+    } else {
+        loop->main_task = main_task;
+        while (!run_finished(loop))
+            loop_iteration(loop);
+        result = main_task->result;
+        shut_down(loop);
+    }
+
+    cio__overflow_guard_end();
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    loop_close(loop);
+    cio__loop = NULL;
+    free(loop);
+    return result;
+}

@@ -1,0 +1,81 @@
+/* loop.h — the state of one event loop (one per thread running cio_run).
+ *
+ * Every field has one owner file, named beside it; others go through that
+ * file's functions.
+ */
+#ifndef CIO_LOOP_H
+#define CIO_LOOP_H
+
+#include <pthread.h>
+
+#include "backend.h"
+#include "callback.h"
+#include "fd.h"
+#include "scheduler.h"
+#include "stack.h"
+#include "timer.h"
+
+struct cio_loop {
+    /* scheduler.c: the loop's own context (the thread's stack), switched to
+     * when no task can be switched to directly. */
+    cio__ctx ctx;
+    /* scheduler.c: the running task, NULL while the loop itself runs. */
+    cio_task *current;
+    /* scheduler.c: the ready queue (FIFO), its length, how many entries of the
+     * current batch are left, and the runs left before the OS must be
+     * polled again. */
+    cio__runnable *ready_head, *ready_tail;
+    size_t ready_count;
+    size_t batch_left;
+    unsigned runs_budget;
+    /* scheduler.c: a finished task whose stack must be released once execution
+     * has left that stack. */
+    cio_task *dead;
+    /* task.c: every task not yet freed, how many those are, how many of
+     * them have not finished, and id / completion counters. */
+    cio__list all_tasks;
+    size_t live_tasks;
+    size_t pending_tasks;
+    uint64_t next_task_id;
+    uint64_t next_done_seq;
+    /* task.c: freed task structs, reused LIFO; and the blocks they came in. */
+    cio_task *task_free_list;
+    void **task_blocks;
+    size_t ntask_blocks;
+    /* stack.c */
+    cio__stack_pool stacks;
+    /* loop.c: the clock as of this iteration (ns, CLOCK_MONOTONIC). */
+    int64_t now_ns;
+    /* timer.c / callback.c: timers and callback records. */
+    cio__timer_heap timers;
+    cio__callbacks callbacks;
+    /* callback.c: callbacks posted from other threads. */
+    cio__posted_queue posted;
+    /* backend.c: the OS poller chosen for this loop. */
+    const cio__backend_ops *backend;
+    void *backend_data;
+    /* fd.c: per-descriptor state, indexed by fd. */
+    cio__fd_table fds;
+    /* loop.c: the task running main_fn. */
+    cio_task *main_task;
+    /* loop.c: set once main has returned and the rest are being cancelled. */
+    bool closing;
+};
+
+/* The loop running on this thread (NULL outside cio_run). */
+extern __thread cio_loop *cio__loop;
+
+/* The clock, fresh. */
+int64_t cio__clock_ns(void);
+
+/* Seconds on the loop clock ↔ nanoseconds. */
+static inline int64_t cio__seconds_to_ns(double s)
+{
+    if (s >= 9.2e9)
+        return INT64_MAX;
+    if (s <= -9.2e9)
+        return INT64_MIN;
+    return (int64_t)(s * 1e9);
+}
+
+#endif

@@ -1,0 +1,305 @@
+/* scheduler.c — the ready queue, the one wait primitive, and switching.
+ *
+ * Owns what runs next and how the CPU gets there, and the wait primitive
+ * with what interrupts it (cio_cancel, deadlines, sleep, yield). A task that suspends
+ * switches straight to the next ready task when there is one in the current
+ * batch (one context switch per hand-off), and to the loop otherwise. Does
+ * not own what tasks are (task.c) nor what they wait on (each object's file).
+ *
+ * Batches: like asyncio, one batch runs what was ready when it began, and
+ * what becomes ready meanwhile waits for the next batch. Unlike asyncio, the
+ * loop does not poll the OS between every two batches: it chains batches
+ * until RUN_BUDGET runs have happened, then polls. That keeps a system call
+ * off the path of every yield, while I/O is still looked at at least every
+ * RUN_BUDGET runs (about as often as asyncio does with that many ready
+ * tasks).
+ */
+#include "internal.h"
+
+#include <math.h>
+
+#include "loop.h"
+
+#define RUN_BUDGET 128
+
+void cio__sched_push(cio__runnable *r)
+{
+    cio_loop *loop = cio__loop;
+    r->next = NULL;
+    if (loop->ready_tail)
+        loop->ready_tail->next = r;
+    else
+        loop->ready_head = r;
+    loop->ready_tail = r;
+    loop->ready_count++;
+}
+
+static cio__runnable *ready_pop(cio_loop *loop)
+{
+    cio__runnable *r = loop->ready_head;
+    loop->ready_head = r->next;
+    if (!loop->ready_head)
+        loop->ready_tail = NULL;
+    loop->ready_count--;
+    return r;
+}
+
+bool cio__sched_has_ready(void) { return cio__loop->ready_count > 0; }
+
+/* Takes the next runnable of the current batch, starting a new batch while
+ * the budget lasts. NULL when the loop must take over. */
+static cio__runnable *batch_next(cio_loop *loop)
+{
+    if (loop->batch_left == 0) {
+        if (loop->runs_budget == 0 || loop->ready_count == 0)
+            return NULL;
+        loop->batch_left = loop->ready_count;
+    }
+    loop->batch_left--;
+    loop->runs_budget--;
+    return ready_pop(loop);
+}
+
+/* Stack overflow with only a canary to catch it: stop, naming the task. */
+static void check_canary(cio_task *t)
+{
+    if (CIO__UNLIKELY(!cio__stack_intact(&t->stack)))
+        CIO__PANIC("stack overflow in task '%s' (stack size %zu bytes): the canary below its "
+                   "stack was overwritten; give it a larger cio_task_opts.stack_size",
+                   cio_task_name(t), cio__stack_size(&t->stack));
+}
+
+/* Gives a task a stack and a first frame, or finishes it at once if it was
+ * cancelled before it ran (or no stack can be had). False if it finished. */
+static bool task_make_startable(cio_loop *loop, cio_task *t)
+{
+    if (t->cancel_requested) {
+        cio__task_finish(t, -ECANCELED);
+        return false;
+    }
+    int err = cio__stack_alloc(&loop->stacks, t->stack_request, &t->stack);
+    if (err) {
+        cio__task_finish(t, err);
+        return false;
+    }
+    t->state = CIO__TASK_RUNNING;
+    t->ctx.sp = cio__ctx_prepare(cio__stack_start(&t->stack), cio__task_entry, t);
+#if CIO__ASAN
+    t->ctx.stack_bottom = cio__stack_low(&t->stack);
+    t->ctx.stack_size = cio__stack_size(&t->stack);
+#endif
+#if CIO__TSAN
+    t->ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
+    return true;
+}
+
+/* After every switch lands: a task that finished on the stack we just left
+ * can now give that stack back. */
+static void release_dead(cio_loop *loop)
+{
+    cio_task *t = loop->dead;
+    if (!t)
+        return;
+    loop->dead = NULL;
+    cio__stack_free(&loop->stacks, &t->stack);
+#if CIO__TSAN
+    __tsan_destroy_fiber(t->ctx.tsan_fiber);
+    t->ctx.tsan_fiber = NULL;
+#endif
+    if (t->detached)
+        cio__task_free(t);
+}
+
+/* The next task that can be switched to directly from a task, or NULL if
+ * the loop must run next (batch over, budget spent, or a callback is at the
+ * head: callbacks run on the loop's stack, never on a task's). */
+static cio_task *next_task_direct(cio_loop *loop)
+{
+    for (;;) {
+        cio__runnable *head = loop->ready_head;
+        if (!head || head->kind != CIO__RUN_TASK)
+            return NULL;
+        cio_task *t = (cio_task *)batch_next(loop);
+        if (!t)
+            return NULL;
+        if (t->state == CIO__TASK_RUNNING || task_make_startable(loop, t))
+            return t;
+    }
+}
+
+/* Switches away from the running task `self`, which has already queued
+ * itself somewhere (or finished); returns when it is resumed. */
+static void switch_away(cio_loop *loop, cio_task *self, bool dying)
+{
+    check_canary(self);
+    cio_task *next = next_task_direct(loop);
+    loop->current = next;
+    cio__ctx_jump(&self->ctx, next ? &next->ctx : &loop->ctx, dying);
+    release_dead(loop);
+}
+
+void cio__sched_exit_task(cio_task *t)
+{
+    cio_loop *loop = cio__loop;
+    loop->dead = t;
+    switch_away(loop, t, true);
+    CIO__PANIC("finished task '%s' was resumed", cio_task_name(t));
+}
+
+void cio__sched_entered(void) { release_dead(cio__loop); }
+
+void cio__sched_run_ready(void)
+{
+    cio_loop *loop = cio__loop;
+    loop->batch_left = loop->ready_count;
+    loop->runs_budget = RUN_BUDGET;
+    cio__runnable *r;
+    while ((r = batch_next(loop))) {
+        if (r->kind == CIO__RUN_CALLBACK) {
+            cio__callback_run(r);
+            continue;
+        }
+        cio_task *t = (cio_task *)r;
+        if (t->state != CIO__TASK_RUNNING && !task_make_startable(loop, t))
+            continue;
+        loop->current = t;
+        cio__ctx_jump(&loop->ctx, &t->ctx, false);
+        loop->current = NULL;
+        release_dead(loop);
+    }
+}
+
+/* ------------------------------------------------------------- waiting */
+
+int cio__sched_checkpoint(void)
+{
+    cio_loop *loop = cio__loop;
+    cio_task *t = loop ? loop->current : NULL;
+    if (!t)
+        return -EPERM;
+    if (t->cancel_requested && t->shield_depth == 0)
+        return -ECANCELED;
+    if (CIO__UNLIKELY(t->deadline != INT64_MAX) && t->deadline <= cio__clock_ns())
+        return -ETIMEDOUT;
+    return 0;
+}
+
+void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
+                      void (*unlink)(cio__waiter *))
+{
+    w->task = cio__loop->current;
+    w->kind = kind;
+    w->object = object;
+    cio__list_init(&w->node);
+    w->unlink = unlink;
+    w->result = 0;
+    w->cancellable = true;
+    w->own_deadline = INT64_MAX;
+    w->scope_deadline = INT64_MAX;
+    w->timer = 0;
+}
+
+static void end_wait_early(cio__waiter *w)
+{
+    if (w->unlink)
+        w->unlink(w);
+}
+
+/* A wait's timer: the earlier of its own deadline (a sleep, which ends
+ * normally) and the scopes' (a timeout). */
+static void wait_timer_fired(void *arg)
+{
+    cio__waiter *w = arg;
+    w->timer = 0;
+    int result = w->own_deadline < w->scope_deadline ? 0 : -ETIMEDOUT;
+    end_wait_early(w);
+    cio__wake(w, result);
+}
+
+int cio__wait(cio__waiter *w)
+{
+    cio_loop *loop = cio__loop;
+    cio_task *t = w->task;
+    if (w->cancellable) {
+        int err = cio__sched_checkpoint();
+        if (err) {
+            end_wait_early(w);
+            return err;
+        }
+        w->scope_deadline = t->deadline;
+    }
+    int64_t first = CIO__MIN(w->own_deadline, w->scope_deadline);
+    if (first != INT64_MAX) {
+        w->timer = cio__timer_start(first, wait_timer_fired, w);
+        if (!w->timer) {
+            end_wait_early(w);
+            return -ENOMEM;
+        }
+    }
+    t->waiter = w;
+    switch_away(loop, t, false);
+    if (w->timer) {
+        cio__handle_cancel(w->timer);
+        w->timer = 0;
+    }
+    return w->result;
+}
+
+void cio__wake(cio__waiter *w, int result)
+{
+    cio_task *t = w->task;
+    if (t->waiter != w)
+        return;
+    t->waiter = NULL;
+    w->result = result;
+    cio__sched_push(&t->run);
+}
+
+int cio_yield(void)
+{
+    int err = cio__sched_checkpoint();
+    if (err)
+        return err;
+    cio_loop *loop = cio__loop;
+    cio_task *t = loop->current;
+    cio__sched_push(&t->run);
+    switch_away(loop, t, false);
+    /* Cancelled while it sat in the ready queue: report it here, as asyncio
+     * raises CancelledError out of sleep(0). */
+    if (t->cancel_requested && t->shield_depth == 0)
+        return -ECANCELED;
+    return 0;
+}
+
+int cio_sleep(double seconds)
+{
+    if (isnan(seconds) || seconds < 0)
+        return cio__loop && cio__loop->current ? -EINVAL : -EPERM;
+    if (seconds == 0)
+        return cio_yield();
+    int err = cio__sched_checkpoint();
+    if (err)
+        return err;
+    cio__waiter w;
+    cio__waiter_init(&w, CIO__WAIT_SLEEP, NULL, NULL);
+    int64_t now = cio__clock_ns();
+    int64_t span = cio__seconds_to_ns(seconds);
+    w.own_deadline = span > INT64_MAX - now ? INT64_MAX - 1 : now + span;
+    return cio__wait(&w);
+}
+
+int cio_cancel(cio_task *t)
+{
+    if (!t)
+        return -EINVAL;
+    if (t->state == CIO__TASK_DONE)
+        return -EALREADY;
+    t->cancel_requested = true;
+    cio__waiter *w = t->waiter;
+    if (w && w->cancellable && t->shield_depth == 0) {
+        end_wait_early(w);
+        cio__wake(w, -ECANCELED);
+    }
+    return 0;
+}

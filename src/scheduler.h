@@ -1,0 +1,174 @@
+/* scheduler.h — tasks, the ready queue and the one wait primitive.
+ *
+ * Every suspending call in the library parks its task through cio__wait and
+ * is woken through cio__wake (scheduler.c): that is where cancellation,
+ * timeouts, and the choice of what runs next are handled, once.
+ */
+#ifndef CIO_SCHED_H
+#define CIO_SCHED_H
+
+#include "ctx.h"
+#include "internal.h"
+#include "list.h"
+#include "stack.h"
+
+/* Something the loop can run: a task to resume or a callback to call. The
+ * ready queue is a singly-linked FIFO of these. */
+typedef struct cio__runnable {
+    /* Next in the ready queue (NULL at the tail). */
+    struct cio__runnable *next;
+    /* CIO__RUN_TASK or CIO__RUN_CALLBACK: which struct this is embedded in. */
+    uint8_t kind;
+} cio__runnable;
+
+enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2 };
+
+/* What a parked task waits on: shown by traces and dumps. */
+typedef enum cio__wait_kind {
+    CIO__WAIT_YIELD,    /* nothing: it yielded and is ready again */
+    CIO__WAIT_SLEEP,    /* its own timer */
+    CIO__WAIT_READABLE, /* object: the fd, as intptr_t */
+    CIO__WAIT_WRITABLE, /* object: the fd, as intptr_t */
+    CIO__WAIT_TASK,     /* object: the awaited task (or the first of several) */
+    CIO__WAIT_THREAD,   /* object: the thread-pool job */
+} cio__wait_kind;
+
+typedef struct cio__waiter cio__waiter;
+
+/* One suspension of one task. It lives on the parked task's own stack, so a
+ * wait allocates nothing. */
+struct cio__waiter {
+    /* The parked task. */
+    struct cio_task *task;
+    /* What it waits on, for traces and dumps. */
+    cio__wait_kind kind;
+    void *object;
+    /* Links into the object's queue of waiters (fd readers, ...), when the
+     * object keeps one. */
+    cio__list node;
+    /* Called when the wait ends by cancellation or timeout rather than by
+     * the object: must take the waiter off the object's queue. NULL: the
+     * object keeps no reference. */
+    void (*unlink)(cio__waiter *w);
+    /* Set by whoever wakes the task: what cio__wait returns. */
+    int result;
+    /* False for waits that must not be interrupted (waiting for a cancelled
+     * child or a thread-pool job to really finish). */
+    bool cancellable;
+    /* The waiter's own deadline (a sleep's end) and the scopes' deadline
+     * when it parked, in ns (INT64_MAX: none), and the timer armed for the
+     * earlier of the two (0: none armed). */
+    int64_t own_deadline;
+    int64_t scope_deadline;
+    uint64_t timer;
+};
+
+typedef enum cio__task_state {
+    CIO__TASK_NEW,     /* created, has not run yet: no stack */
+    CIO__TASK_RUNNING, /* started (running, ready or parked); owns a stack */
+    CIO__TASK_DONE,    /* finished; result is final */
+} cio__task_state;
+
+struct cio_task {
+    /* Ready-queue link; first, so a runnable of kind TASK is the task. */
+    cio__runnable run;
+    /* Saved registers' location while switched out. */
+    cio__ctx ctx;
+    /* The body and its argument; result holds its return once done. */
+    cio_fn fn;
+    void *arg;
+    int result;
+    /* Life cycle (cio__task_state). */
+    uint8_t state;
+    /* cio_cancel was called: every unshielded wait returns -ECANCELED. */
+    bool cancel_requested;
+    /* cio_detach was called: free the task when it finishes. */
+    bool detached;
+    /* How many shields are open: cancellation is held back while > 0. */
+    uint16_t shield_depth;
+    /* The effective deadline of the open timeout scopes, in ns (INT64_MAX:
+     * none): the minimum over the scopes entered since the innermost shield. */
+    int64_t deadline;
+    /* The innermost open scope (a cio_timeout or cio_shield), or NULL. */
+    void *scope;
+    /* The wait this task is parked in; NULL while running or ready. */
+    cio__waiter *waiter;
+    /* The waiter of the task that awaits this one (cio_await, cio_gather,
+     * cio_wait_any), woken when this task finishes. */
+    cio__waiter *awaiter;
+    /* The stack, taken when the task first runs, and its size as asked
+     * (normalized by cio__stack_normalize). */
+    cio__stack stack;
+    size_t stack_request;
+    /* Unique per loop, from 1; names "task-N". */
+    uint64_t id;
+    /* Malloc'd name: given in the options, or made on first cio_task_name. */
+    char *name;
+    /* Position in the loop's order of completion (for cio_gather). */
+    uint64_t done_seq;
+    /* Links into the loop's list of all tasks not yet freed. */
+    cio__list all_link;
+};
+
+/* Parks the current task until cio__wake(w, ...), a cancellation (if
+ * w->cancellable and no shield is open), the scopes' deadline, or
+ * w->own_deadline (ns; then the wait returns 0). Before parking it
+ * checks cancellation and deadline, and returns at once if either already
+ * holds; in every early or interrupted return w->unlink has been called.
+ * The caller fills task, kind, object, unlink and cancellable (use
+ * cio__waiter_init). Returns w->result, -ECANCELED or -ETIMEDOUT. */
+int cio__wait(cio__waiter *w);
+
+/* Makes w's task ready with `result`, unless it was already woken. Does not
+ * call w->unlink: the waker has taken w off its queue itself. */
+void cio__wake(cio__waiter *w, int result);
+
+/* Fills a cancellable waiter with no deadline of its own for the current
+ * task (which the caller knows exists). */
+void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
+                      void (*unlink)(cio__waiter *));
+
+/* The check every suspending call makes first: -EPERM outside a task,
+ * -ECANCELED if cancelled (unshielded), -ETIMEDOUT past the scopes'
+ * deadline, else 0. */
+int cio__sched_checkpoint(void);
+
+/* Appends a runnable to the ready queue. */
+void cio__sched_push(cio__runnable *r);
+
+/* Runs what was ready when the step began, then keeps going through what
+ * became ready meanwhile while the budget of runs between two looks at the
+ * OS lasts. Returns when the ready queue is empty or the budget is spent. */
+void cio__sched_run_ready(void);
+
+/* True when something is ready to run (the loop must not block in the OS). */
+bool cio__sched_has_ready(void);
+
+/* The first thing a new task does on its own stack, after the sanitizer
+ * hook: finishes what the switch that started it left to do. */
+void cio__sched_entered(void);
+
+/* The end of a task: switches away from it for good. Its stack is released
+ * once execution has left it. */
+__attribute__((noreturn)) void cio__sched_exit_task(struct cio_task *t);
+
+/* Task life cycle, in task.c, used by the scheduler. */
+void cio__task_finish(struct cio_task *t, int result);
+void cio__task_free(struct cio_task *t);
+/* The body of every task, run on its own stack. */
+void cio__task_entry(void *task);
+/* Waits until t is done: 0, or the error that interrupted a cancellable
+ * wait (t then runs on). */
+int cio__task_wait_done(struct cio_task *t, bool cancellable);
+/* Cancels t and waits, uncancellably, until it has finished. */
+int cio__task_stop(struct cio_task *t);
+/* The argument checks of every call that awaits a task: -EINVAL, -EPERM,
+ * -EDEADLK, -EBUSY, or 0. Aborts on a released handle, naming fn. */
+int cio__task_check_awaitable(struct cio_task *t, const char *fn);
+/* Cancels every task that has not finished (cio_run's shutdown). */
+void cio__task_cancel_all(struct cio_loop *loop);
+/* Frees every task struct still allocated, then the blocks they came in
+ * (loop close). */
+void cio__task_blocks_free(struct cio_loop *loop);
+
+#endif

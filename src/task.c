@@ -1,0 +1,275 @@
+/* task.c — the life cycle of a task: create, run its body, finish, await,
+ * detach, free.
+ *
+ * Owns task structs (kept in blocks with a LIFO free list, so creating a
+ * task is a pop and a few stores) and the awaiter link. Switching and
+ * cancellation are scheduler.c's; waiting for several tasks is wait.c's.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "loop.h"
+
+#define TASKS_PER_BLOCK 256
+/* A freed task struct keeps this state until it is reused, so a handle used
+ * after its release is caught (while the struct is not yet reused). */
+#define TASK_FREED 0x5A
+
+static cio_task *task_alloc(cio_loop *loop)
+{
+    if (!loop->task_free_list) {
+        void **blocks = realloc(loop->task_blocks, (loop->ntask_blocks + 1) * sizeof *blocks);
+        if (!blocks)
+            return NULL;
+        loop->task_blocks = blocks;
+        cio_task *block = malloc(sizeof(cio_task) * TASKS_PER_BLOCK);
+        if (!block)
+            return NULL;
+        blocks[loop->ntask_blocks++] = block;
+        for (size_t i = TASKS_PER_BLOCK; i-- > 0;) {
+            block[i].run.next = (cio__runnable *)loop->task_free_list;
+            block[i].state = TASK_FREED;
+            loop->task_free_list = &block[i];
+        }
+    }
+    cio_task *t = loop->task_free_list;
+    loop->task_free_list = (cio_task *)t->run.next;
+    return t;
+}
+
+void cio__task_free(cio_task *t)
+{
+    cio_loop *loop = cio__loop;
+    cio__list_remove(&t->all_link);
+    free(t->name);
+    t->name = NULL;
+    t->state = TASK_FREED;
+    t->run.next = (cio__runnable *)loop->task_free_list;
+    loop->task_free_list = t;
+    loop->live_tasks--;
+}
+
+void cio__task_cancel_all(cio_loop *loop)
+{
+    for (cio__list *n = loop->all_tasks.next; n != &loop->all_tasks; n = n->next) {
+        cio_task *t = CIO__CONTAINER_OF(n, cio_task, all_link);
+        if (t->state != CIO__TASK_DONE)
+            cio_cancel(t);
+    }
+}
+
+void cio__task_blocks_free(cio_loop *loop)
+{
+    cio__list *n;
+    while ((n = cio__list_pop_front(&loop->all_tasks))) {
+        cio_task *t = CIO__CONTAINER_OF(n, cio_task, all_link);
+        free(t->name);
+    }
+    for (size_t i = 0; i < loop->ntask_blocks; i++)
+        free(loop->task_blocks[i]);
+    free(loop->task_blocks);
+    loop->task_blocks = NULL;
+    loop->ntask_blocks = 0;
+    loop->task_free_list = NULL;
+}
+
+static void check_handle(const cio_task *t, const char *fn)
+{
+    if (CIO__UNLIKELY(t->state == TASK_FREED))
+        CIO__PANIC("%s: the task handle was already released (awaited, gathered or detached)",
+                   fn);
+}
+
+cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
+{
+    cio_loop *loop = cio__loop;
+    if (!loop) {
+        errno = EPERM;
+        return NULL;
+    }
+    size_t stack = cio__stack_normalize(opts ? opts->stack_size : 0);
+    if (!fn || !stack) {
+        errno = EINVAL;
+        return NULL;
+    }
+    cio_task *t = task_alloc(loop);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *name = NULL;
+    if (opts && opts->name && !(name = strdup(opts->name))) {
+        t->run.next = (cio__runnable *)loop->task_free_list;
+        loop->task_free_list = t;
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->run.kind = CIO__RUN_TASK;
+    t->fn = fn;
+    t->arg = arg;
+    t->result = 0;
+    t->state = CIO__TASK_NEW;
+    t->detached = false;
+    t->shield_depth = 0;
+    t->deadline = INT64_MAX;
+    t->scope = NULL;
+    t->waiter = NULL;
+    t->awaiter = NULL;
+    t->stack.chunk = NULL;
+    t->stack_request = stack;
+    t->id = ++loop->next_task_id;
+    t->name = name;
+    t->done_seq = 0;
+    memset(&t->ctx, 0, sizeof t->ctx);
+    /* Tasks created while cio_run shuts down are cancelled from birth, so
+     * that shutdown cannot be outrun. */
+    t->cancel_requested = loop->closing;
+    cio__list_push_back(&loop->all_tasks, &t->all_link);
+    loop->live_tasks++;
+    loop->pending_tasks++;
+    cio__sched_push(&t->run);
+    return t;
+}
+
+cio_task *cio_create_task(cio_fn fn, void *arg) { return cio_create_task_opts(fn, arg, NULL); }
+
+void cio__task_finish(cio_task *t, int result)
+{
+    cio_loop *loop = cio__loop;
+    if (CIO__UNLIKELY(t->scope != NULL))
+        CIO__PANIC("task '%s' returned with a cio_timeout or cio_shield still entered",
+                   cio_task_name(t));
+    t->result = result;
+    t->state = CIO__TASK_DONE;
+    t->done_seq = ++loop->next_done_seq;
+    loop->pending_tasks--;
+    cio__waiter *w = t->awaiter;
+    if (w) {
+        t->awaiter = NULL;
+        cio__wake(w, result);
+    }
+    /* A detached task that never got a stack can go now; one with a stack
+     * goes once execution has left that stack (scheduler.c). */
+    if (t->detached && !t->stack.chunk)
+        cio__task_free(t);
+}
+
+void cio__task_entry(void *arg)
+{
+    cio__ctx_entered();
+    cio__sched_entered();
+    cio_task *t = arg;
+    int result = t->fn(t->arg);
+    cio__task_finish(t, result);
+    cio__sched_exit_task(t);
+}
+
+/* ------------------------------------------------------------ awaiting */
+
+static void unlink_awaiter(cio__waiter *w)
+{
+    cio_task *t = w->object;
+    if (t->awaiter == w)
+        t->awaiter = NULL;
+}
+
+int cio__task_wait_done(cio_task *t, bool cancellable)
+{
+    if (t->state == CIO__TASK_DONE)
+        return 0;
+    cio__waiter w;
+    cio__waiter_init(&w, CIO__WAIT_TASK, t, unlink_awaiter);
+    w.cancellable = cancellable;
+    t->awaiter = &w;
+    int err = cio__wait(&w);
+    if (t->state == CIO__TASK_DONE)
+        return 0;
+    CIO__ASSERT(err != 0);
+    return err;
+}
+
+int cio__task_stop(cio_task *t)
+{
+    cio_cancel(t);
+    return cio__task_wait_done(t, false);
+}
+
+int cio__task_check_awaitable(cio_task *t, const char *fn)
+{
+    if (!t)
+        return -EINVAL;
+    check_handle(t, fn);
+    cio_loop *loop = cio__loop;
+    if (!loop || !loop->current)
+        return -EPERM;
+    if (t == loop->current)
+        return -EDEADLK;
+    if (t == loop->main_task)
+        return -EINVAL; /* cio_run owns it */
+    if (t->awaiter)
+        return -EBUSY;
+    if (t->detached)
+        return -EINVAL;
+    return 0;
+}
+
+int cio_await(cio_task *t)
+{
+    int err = cio__task_check_awaitable(t, "cio_await");
+    if (err)
+        return err;
+    err = cio__task_wait_done(t, true);
+    if (err)
+        cio__task_stop(t);
+    int result = err ? err : t->result;
+    cio__task_free(t);
+    return result;
+}
+
+int cio_wait_for(cio_task *t, double timeout)
+{
+    if (timeout != timeout || timeout < 0)
+        return -EINVAL;
+    int err = cio__task_check_awaitable(t, "cio_wait_for");
+    if (err)
+        return err;
+    cio_timeout tm;
+    cio_timeout_enter(&tm, timeout);
+    int result = cio_await(t);
+    cio_timeout_exit(&tm);
+    return result;
+}
+
+void cio_detach(cio_task *t)
+{
+    if (!t)
+        return;
+    check_handle(t, "cio_detach");
+    if (t->state == CIO__TASK_DONE)
+        cio__task_free(t);
+    else
+        t->detached = true;
+}
+
+bool cio_task_done(const cio_task *t) { return t && t->state == CIO__TASK_DONE; }
+
+cio_task *cio_current_task(void) { return cio__loop ? cio__loop->current : NULL; }
+
+const char *cio_task_name(const cio_task *t)
+{
+    if (!t)
+        return NULL;
+    if (!t->name) {
+        /* Made on first use, so tasks that nobody names or asks about cost
+         * no string. */
+        char buf[32];
+        snprintf(buf, sizeof buf, "task-%llu", (unsigned long long)t->id);
+        /* The name is a cache: filling it does not change the task. */
+        cio_task *mutable_t = (cio_task *)(uintptr_t)t;
+        mutable_t->name = strdup(buf);
+        if (!t->name)
+            return "task";
+    }
+    return t->name;
+}
