@@ -20,7 +20,7 @@
 #include "loop.h"
 #include "overflow.h"
 
-__thread cio_loop *cio__loop;
+__thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
 
 int64_t cio__clock_ns(void)
 {
@@ -80,7 +80,6 @@ static void loop_iteration(cio_loop *loop)
 
 static int loop_open(cio_loop *loop)
 {
-    cio__list_init(&loop->all_tasks);
     cio__stack_pool_init(&loop->stacks);
     cio__fd_table_init(&loop->fds);
     int err = cio__callbacks_init(loop);

@@ -21,27 +21,25 @@ struct cio_loop {
     cio__ctx ctx;
     /* scheduler.c: the running task, NULL while the loop itself runs. */
     cio_task *current;
-    /* scheduler.c: the ready queue (FIFO), its length, how many entries of the
-     * current batch are left, and the runs left before the OS must be
-     * polled again. */
+    /* scheduler.c: the ready queue (FIFO) and the runs left before the OS
+     * must be polled again. */
     cio__runnable *ready_head, *ready_tail;
-    size_t ready_count;
-    size_t batch_left;
     unsigned runs_budget;
     /* scheduler.c: a finished task whose stack must be released once execution
      * has left that stack. */
     cio_task *dead;
-    /* task.c: every task not yet freed, how many those are, how many of
-     * them have not finished, and id / completion counters. */
-    cio__list all_tasks;
+    /* task.c: tasks not yet freed, how many of them have not finished,
+     * and id / completion counters. */
     size_t live_tasks;
     size_t pending_tasks;
     uint64_t next_task_id;
     uint64_t next_done_seq;
-    /* task.c: freed task structs, reused LIFO; and the blocks they came in. */
+    /* task.c: freed task structs, reused LIFO; the blocks they come from,
+     * and the unused rest of the newest block. */
     cio_task *task_free_list;
     void **task_blocks;
     size_t ntask_blocks;
+    cio_task *task_bump, *task_bump_end;
     /* stack.c */
     cio__stack_pool stacks;
     /* loop.c: the clock as of this iteration (ns, CLOCK_MONOTONIC). */
@@ -63,7 +61,7 @@ struct cio_loop {
 };
 
 /* The loop running on this thread (NULL outside cio_run). */
-extern __thread cio_loop *cio__loop;
+extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
 
 /* The clock, fresh. */
 int64_t cio__clock_ns(void);

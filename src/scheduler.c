@@ -6,13 +6,12 @@
  * batch (one context switch per hand-off), and to the loop otherwise. Does
  * not own what tasks are (task.c) nor what they wait on (each object's file).
  *
- * Batches: like asyncio, one batch runs what was ready when it began, and
- * what becomes ready meanwhile waits for the next batch. Unlike asyncio, the
- * loop does not poll the OS between every two batches: it chains batches
- * until RUN_BUDGET runs have happened, then polls. That keeps a system call
- * off the path of every yield, while I/O is still looked at at least every
- * RUN_BUDGET runs (about as often as asyncio does with that many ready
- * tasks).
+ * Budget: asyncio runs one batch (what was ready when the step began) and
+ * then polls the OS. Here the ready queue runs on in FIFO order, which is
+ * the same order, until RUN_BUDGET runs have happened, and only then polls.
+ * That keeps a system call off the path of every yield, while I/O is still
+ * looked at at least every RUN_BUDGET runs (as often as asyncio does with
+ * that many ready tasks).
  */
 #include "internal.h"
 
@@ -31,7 +30,6 @@ void cio__sched_push(cio__runnable *r)
     else
         loop->ready_head = r;
     loop->ready_tail = r;
-    loop->ready_count++;
 }
 
 static cio__runnable *ready_pop(cio_loop *loop)
@@ -40,22 +38,17 @@ static cio__runnable *ready_pop(cio_loop *loop)
     loop->ready_head = r->next;
     if (!loop->ready_head)
         loop->ready_tail = NULL;
-    loop->ready_count--;
     return r;
 }
 
-bool cio__sched_has_ready(void) { return cio__loop->ready_count > 0; }
+bool cio__sched_has_ready(void) { return cio__loop->ready_head != NULL; }
 
-/* Takes the next runnable of the current batch, starting a new batch while
- * the budget lasts. NULL when the loop must take over. */
-static cio__runnable *batch_next(cio_loop *loop)
+/* Takes the head of the ready queue while the budget of runs between two
+ * looks at the OS lasts; NULL when the loop must take over. */
+static inline cio__runnable *budget_next(cio_loop *loop)
 {
-    if (loop->batch_left == 0) {
-        if (loop->runs_budget == 0 || loop->ready_count == 0)
-            return NULL;
-        loop->batch_left = loop->ready_count;
-    }
-    loop->batch_left--;
+    if (!loop->ready_head || loop->runs_budget == 0)
+        return NULL;
     loop->runs_budget--;
     return ready_pop(loop);
 }
@@ -77,7 +70,7 @@ static bool task_make_startable(cio_loop *loop, cio_task *t)
         cio__task_finish(t, -ECANCELED);
         return false;
     }
-    int err = cio__stack_alloc(&loop->stacks, t->stack_request, &t->stack);
+    int err = cio__stack_alloc(&loop->stacks, &t->stack);
     if (err) {
         cio__task_finish(t, err);
         return false;
@@ -96,10 +89,10 @@ static bool task_make_startable(cio_loop *loop, cio_task *t)
 
 /* After every switch lands: a task that finished on the stack we just left
  * can now give that stack back. */
-static void release_dead(cio_loop *loop)
+static inline void release_dead(cio_loop *loop)
 {
     cio_task *t = loop->dead;
-    if (!t)
+    if (CIO__LIKELY(!t))
         return;
     loop->dead = NULL;
     cio__stack_free(&loop->stacks, &t->stack);
@@ -114,23 +107,21 @@ static void release_dead(cio_loop *loop)
 /* The next task that can be switched to directly from a task, or NULL if
  * the loop must run next (batch over, budget spent, or a callback is at the
  * head: callbacks run on the loop's stack, never on a task's). */
-static cio_task *next_task_direct(cio_loop *loop)
+static inline cio_task *next_task_direct(cio_loop *loop)
 {
     for (;;) {
         cio__runnable *head = loop->ready_head;
-        if (!head || head->kind != CIO__RUN_TASK)
+        if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
             return NULL;
-        cio_task *t = (cio_task *)batch_next(loop);
-        if (!t)
-            return NULL;
-        if (t->state == CIO__TASK_RUNNING || task_make_startable(loop, t))
+        cio_task *t = (cio_task *)budget_next(loop);
+        if (CIO__LIKELY(t->state == CIO__TASK_RUNNING) || task_make_startable(loop, t))
             return t;
     }
 }
 
 /* Switches away from the running task `self`, which has already queued
  * itself somewhere (or finished); returns when it is resumed. */
-static void switch_away(cio_loop *loop, cio_task *self, bool dying)
+static inline void switch_away(cio_loop *loop, cio_task *self, bool dying)
 {
     check_canary(self);
     cio_task *next = next_task_direct(loop);
@@ -152,10 +143,9 @@ void cio__sched_entered(void) { release_dead(cio__loop); }
 void cio__sched_run_ready(void)
 {
     cio_loop *loop = cio__loop;
-    loop->batch_left = loop->ready_count;
     loop->runs_budget = RUN_BUDGET;
     cio__runnable *r;
-    while ((r = batch_next(loop))) {
+    while ((r = budget_next(loop))) {
         if (r->kind == CIO__RUN_CALLBACK) {
             cio__callback_run(r);
             continue;
@@ -258,16 +248,20 @@ void cio__wake(cio__waiter *w, int result)
 
 int cio_yield(void)
 {
-    int err = cio__sched_checkpoint();
-    if (err)
-        return err;
     cio_loop *loop = cio__loop;
-    cio_task *t = loop->current;
+    cio_task *t = loop ? loop->current : NULL;
+    /* The checkpoint's common case inline: yielding is the hot path of
+     * cooperative code. */
+    if (CIO__UNLIKELY(!t || t->cancel_requested || t->deadline != INT64_MAX)) {
+        int err = cio__sched_checkpoint();
+        if (err)
+            return err;
+    }
     cio__sched_push(&t->run);
     switch_away(loop, t, false);
     /* Cancelled while it sat in the ready queue: report it here, as asyncio
      * raises CancelledError out of sleep(0). */
-    if (t->cancel_requested && t->shield_depth == 0)
+    if (CIO__UNLIKELY(t->cancel_requested) && t->shield_depth == 0)
         return -ECANCELED;
     return 0;
 }

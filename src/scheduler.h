@@ -86,9 +86,15 @@ struct cio_task {
     bool detached;
     /* How many shields are open: cancellation is held back while > 0. */
     uint16_t shield_depth;
-    /* The effective deadline of the open timeout scopes, in ns (INT64_MAX:
-     * none): the minimum over the scopes entered since the innermost shield. */
-    int64_t deadline;
+    union {
+        /* While not done: the effective deadline of the open timeout scopes,
+         * in ns (INT64_MAX: none), the minimum over the scopes entered since
+         * the innermost shield. */
+        int64_t deadline;
+        /* Once done: its position in the loop's order of completion (for
+         * cio_gather). */
+        uint64_t done_seq;
+    };
     /* The innermost open scope (a cio_timeout or cio_shield), or NULL. */
     void *scope;
     /* The wait this task is parked in; NULL while running or ready. */
@@ -96,18 +102,13 @@ struct cio_task {
     /* The waiter of the task that awaits this one (cio_await, cio_gather,
      * cio_wait_any), woken when this task finishes. */
     cio__waiter *awaiter;
-    /* The stack, taken when the task first runs, and its size as asked
-     * (normalized by cio__stack_normalize). */
+    /* The stack, taken when the task first runs; its size as asked
+     * (normalized) is kept in it until then. */
     cio__stack stack;
-    size_t stack_request;
     /* Unique per loop, from 1; names "task-N". */
     uint64_t id;
     /* Malloc'd name: given in the options, or made on first cio_task_name. */
     char *name;
-    /* Position in the loop's order of completion (for cio_gather). */
-    uint64_t done_seq;
-    /* Links into the loop's list of all tasks not yet freed. */
-    cio__list all_link;
 };
 
 /* Parks the current task until cio__wake(w, ...), a cancellation (if
@@ -136,9 +137,9 @@ int cio__sched_checkpoint(void);
 /* Appends a runnable to the ready queue. */
 void cio__sched_push(cio__runnable *r);
 
-/* Runs what was ready when the step began, then keeps going through what
- * became ready meanwhile while the budget of runs between two looks at the
- * OS lasts. Returns when the ready queue is empty or the budget is spent. */
+/* Runs the ready queue in FIFO order, what becomes ready meanwhile
+ * included, until it is empty or the budget of runs between two looks at
+ * the OS is spent. */
 void cio__sched_run_ready(void);
 
 /* True when something is ready to run (the loop must not block in the OS). */

@@ -25,6 +25,7 @@
 #define LARGE_STACK (16u * 1024u)
 #define GUARDED_CHUNK_SLOTS 32u
 #define CANARY_CHUNK_BYTES (16u * 1024u * 1024u)
+/* Sizes are kept in 32 bits. */
 #define MAX_STACK_SIZE ((size_t)1 << 30)
 
 struct cio__stack_chunk {
@@ -53,6 +54,9 @@ struct cio__stack_class {
     /* Chunks with at least one free slot; the head is allocated from. */
     cio__list partial;
 };
+
+static int stack_take(cio__stack_pool *pool, cio__stack *out);
+static void stack_give_back(cio__stack *s);
 
 static size_t page_size;
 /* Guarded stacks in the whole process, and how many there may be. */
@@ -223,10 +227,24 @@ static cio__stack_class *class_for(cio__stack_pool *pool, size_t usable)
     return cls;
 }
 
-int cio__stack_alloc(cio__stack_pool *pool, size_t size, cio__stack *out)
+int cio__stack_alloc(cio__stack_pool *pool, cio__stack *out)
+{
+    /* The stack freed last is the one most likely still in cache. */
+    for (unsigned i = pool->ncached; i-- > 0;) {
+        if (pool->cache[i].size == out->size) {
+            *out = pool->cache[i];
+            pool->cache[i] = pool->cache[--pool->ncached];
+            return 0;
+        }
+    }
+    return stack_take(pool, out);
+}
+
+/* Takes a slot from a chunk of the right class (making one if needed). */
+static int stack_take(cio__stack_pool *pool, cio__stack *out)
 {
     read_limits();
-    cio__stack_class *cls = class_for(pool, size);
+    cio__stack_class *cls = class_for(pool, out->size);
     if (!cls)
         return -ENOMEM;
     cio__stack_chunk *c;
@@ -256,10 +274,21 @@ int cio__stack_alloc(cio__stack_pool *pool, size_t size, cio__stack *out)
 
 void cio__stack_free(cio__stack_pool *pool, cio__stack *s)
 {
-    (void)pool;
-    cio__stack_chunk *c = s->chunk;
-    if (!c)
+    if (!s->chunk)
         return;
+    if (pool->ncached == CIO__STACK_CACHE) {
+        /* Full: the coldest (oldest) one goes back to its chunk. */
+        stack_give_back(&pool->cache[0]);
+        memmove(&pool->cache[0], &pool->cache[1], sizeof pool->cache[0] * --pool->ncached);
+    }
+    pool->cache[pool->ncached++] = *s;
+    s->chunk = NULL;
+}
+
+/* Returns a slot to its chunk, and the chunk to the OS if it is idle. */
+static void stack_give_back(cio__stack *s)
+{
+    cio__stack_chunk *c = s->chunk;
     cio__stack_class *cls = c->cls;
     c->free_stack[c->nfree_stack++] = s->slot;
     s->chunk = NULL;
@@ -313,10 +342,13 @@ void cio__stack_pool_init(cio__stack_pool *pool)
     read_limits();
     pool->classes = NULL;
     pool->nclasses = 0;
+    pool->ncached = 0;
 }
 
 void cio__stack_pool_fini(cio__stack_pool *pool)
 {
+    while (pool->ncached)
+        stack_give_back(&pool->cache[--pool->ncached]);
     for (size_t i = 0; i < pool->nclasses; i++) {
         cio__list *n;
         while ((n = cio__list_pop_front(&pool->classes[i].partial))) {

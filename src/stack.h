@@ -24,20 +24,40 @@ typedef struct cio__stack {
     /* The canary words (canary chunks), or NULL (guarded chunks). */
     uint64_t *canary;
     uint32_t slot;
+    /* The usable size asked for (as cio__stack_normalize made it). */
+    uint32_t size;
 } cio__stack;
+
+/* How many just-freed stacks a pool keeps at hand. */
+#define CIO__STACK_CACHE 16
 
 /* The stacks of one loop, in classes by usable size. */
 typedef struct cio__stack_pool {
     cio__stack_class *classes;
     size_t nclasses;
+    /* Stacks freed most recently, still hot in cache, reused first without
+     * going through their chunk (LIFO; any sizes). */
+    cio__stack cache[CIO__STACK_CACHE];
+    unsigned ncached;
 } cio__stack_pool;
 
 /* The usable size a request turns into: 0 → default, at least the minimum
  * (256 KiB under sanitizers), a multiple of 1 KiB. 0 if absurdly large. */
 size_t cio__stack_normalize(size_t requested);
 
-/* Takes a stack of `size` bytes (as normalized). Returns 0 or -ENOMEM. */
-int cio__stack_alloc(cio__stack_pool *pool, size_t size, cio__stack *out);
+/* cio__stack_normalize(0), without the arithmetic. */
+static inline size_t cio__stack_default_size(void)
+{
+#if CIO__ASAN || CIO__TSAN
+    return 256 * 1024;
+#else
+    return CIO_DEFAULT_STACK_SIZE;
+#endif
+}
+
+/* Takes a stack of out->size bytes (as normalized) into *out. Returns 0
+ * or -ENOMEM. */
+int cio__stack_alloc(cio__stack_pool *pool, cio__stack *out);
 
 /* Gives a stack back (it may be reused or unmapped at once). */
 void cio__stack_free(cio__stack_pool *pool, cio__stack *s);

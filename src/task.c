@@ -1,47 +1,83 @@
 /* task.c — the life cycle of a task: create, run its body, finish, await,
  * detach, free.
  *
- * Owns task structs (kept in blocks with a LIFO free list, so creating a
- * task is a pop and a few stores) and the awaiter link. Switching and
+ * Owns task structs (in huge-page blocks with a LIFO free list, so creating
+ * a task is a pop and a few stores) and the awaiter link. Switching and
  * cancellation are scheduler.c's; waiting for several tasks is wait.c's.
  */
 #include "internal.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #include "loop.h"
 
-#define TASKS_PER_BLOCK 256
+/* Task structs come from 2 MiB blocks, handed out by a bump pointer and
+ * recycled through a LIFO free list. The blocks are aligned and marked for
+ * transparent huge pages, so a million tasks fault in a few dozen huge pages
+ * instead of forty thousand small ones (page faults were most of the cost
+ * of creating a task). */
+#define TASK_BLOCK_BYTES ((size_t)2 << 20)
+#define TASKS_PER_BLOCK (TASK_BLOCK_BYTES / sizeof(cio_task))
 /* A freed task struct keeps this state until it is reused, so a handle used
  * after its release is caught (while the struct is not yet reused). */
 #define TASK_FREED 0x5A
 
+static void *block_map(void)
+{
+    /* Over-map and trim, to get a block aligned to its own size. */
+    size_t len = 2 * TASK_BLOCK_BYTES;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    char *aligned = (char *)(((uintptr_t)p + TASK_BLOCK_BYTES - 1) & ~(TASK_BLOCK_BYTES - 1));
+    if (aligned > p)
+        munmap(p, (size_t)(aligned - p));
+    size_t tail = (size_t)(p + len - (aligned + TASK_BLOCK_BYTES));
+    if (tail)
+        munmap(aligned + TASK_BLOCK_BYTES, tail);
+    (void)madvise(aligned, TASK_BLOCK_BYTES, MADV_HUGEPAGE);
+    return aligned;
+}
+
 static cio_task *task_alloc(cio_loop *loop)
 {
-    if (!loop->task_free_list) {
+    cio_task *t = loop->task_free_list;
+    if (t) {
+        loop->task_free_list = (cio_task *)t->run.next;
+        return t;
+    }
+    if (loop->task_bump == loop->task_bump_end) {
         void **blocks = realloc(loop->task_blocks, (loop->ntask_blocks + 1) * sizeof *blocks);
         if (!blocks)
             return NULL;
         loop->task_blocks = blocks;
-        cio_task *block = malloc(sizeof(cio_task) * TASKS_PER_BLOCK);
+        cio_task *block = block_map();
         if (!block)
             return NULL;
         blocks[loop->ntask_blocks++] = block;
-        for (size_t i = TASKS_PER_BLOCK; i-- > 0;) {
-            block[i].run.next = (cio__runnable *)loop->task_free_list;
-            block[i].state = TASK_FREED;
-            loop->task_free_list = &block[i];
+        loop->task_bump = block;
+        loop->task_bump_end = block + TASKS_PER_BLOCK;
+    }
+    return loop->task_bump++;
+}
+
+/* Calls fn on every task struct handed out and not freed. */
+static void for_each_task(cio_loop *loop, void (*fn)(cio_task *t))
+{
+    for (size_t b = 0; b < loop->ntask_blocks; b++) {
+        cio_task *block = loop->task_blocks[b];
+        cio_task *end = b + 1 == loop->ntask_blocks ? loop->task_bump : block + TASKS_PER_BLOCK;
+        for (cio_task *t = block; t < end; t++) {
+            if (t->state != TASK_FREED)
+                fn(t);
         }
     }
-    cio_task *t = loop->task_free_list;
-    loop->task_free_list = (cio_task *)t->run.next;
-    return t;
 }
 
 void cio__task_free(cio_task *t)
 {
     cio_loop *loop = cio__loop;
-    cio__list_remove(&t->all_link);
     free(t->name);
     t->name = NULL;
     t->state = TASK_FREED;
@@ -50,28 +86,26 @@ void cio__task_free(cio_task *t)
     loop->live_tasks--;
 }
 
-void cio__task_cancel_all(cio_loop *loop)
+static void cancel_unfinished(cio_task *t)
 {
-    for (cio__list *n = loop->all_tasks.next; n != &loop->all_tasks; n = n->next) {
-        cio_task *t = CIO__CONTAINER_OF(n, cio_task, all_link);
-        if (t->state != CIO__TASK_DONE)
-            cio_cancel(t);
-    }
+    if (t->state != CIO__TASK_DONE)
+        cio_cancel(t);
 }
+
+void cio__task_cancel_all(cio_loop *loop) { for_each_task(loop, cancel_unfinished); }
+
+static void free_name(cio_task *t) { free(t->name); }
 
 void cio__task_blocks_free(cio_loop *loop)
 {
-    cio__list *n;
-    while ((n = cio__list_pop_front(&loop->all_tasks))) {
-        cio_task *t = CIO__CONTAINER_OF(n, cio_task, all_link);
-        free(t->name);
-    }
+    for_each_task(loop, free_name);
     for (size_t i = 0; i < loop->ntask_blocks; i++)
-        free(loop->task_blocks[i]);
+        munmap(loop->task_blocks[i], TASK_BLOCK_BYTES);
     free(loop->task_blocks);
     loop->task_blocks = NULL;
     loop->ntask_blocks = 0;
     loop->task_free_list = NULL;
+    loop->task_bump = loop->task_bump_end = NULL;
 }
 
 static void check_handle(const cio_task *t, const char *fn)
@@ -88,7 +122,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
         errno = EPERM;
         return NULL;
     }
-    size_t stack = cio__stack_normalize(opts ? opts->stack_size : 0);
+    size_t stack = opts ? cio__stack_normalize(opts->stack_size) : cio__stack_default_size();
     if (!fn || !stack) {
         errno = EINVAL;
         return NULL;
@@ -100,6 +134,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     }
     char *name = NULL;
     if (opts && opts->name && !(name = strdup(opts->name))) {
+        t->state = TASK_FREED;
         t->run.next = (cio__runnable *)loop->task_free_list;
         loop->task_free_list = t;
         errno = ENOMEM;
@@ -117,15 +152,13 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->waiter = NULL;
     t->awaiter = NULL;
     t->stack.chunk = NULL;
-    t->stack_request = stack;
+    t->stack.size = (uint32_t)stack;
     t->id = ++loop->next_task_id;
     t->name = name;
-    t->done_seq = 0;
     memset(&t->ctx, 0, sizeof t->ctx);
     /* Tasks created while cio_run shuts down are cancelled from birth, so
      * that shutdown cannot be outrun. */
     t->cancel_requested = loop->closing;
-    cio__list_push_back(&loop->all_tasks, &t->all_link);
     loop->live_tasks++;
     loop->pending_tasks++;
     cio__sched_push(&t->run);
