@@ -1,0 +1,25 @@
+# deps.sh — sourced by the other scripts: installs the Debian packages a step
+# needs, only those missing, and says which.
+#
+#   need_packages PKG...    installs what is missing (as root, non-interactive)
+
+need_packages() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "cio: installing Debian packages: ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "cio: these need root: run as root, or apt-get install -y ${missing[*]}" >&2
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# What building and testing cio needs on Debian 12.
+CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev)
