@@ -86,9 +86,10 @@ typedef struct cio_task_opts {
     /* Copied; shown in traces and dumps. NULL: "task-N". */
     const char *name;
     /* Usable stack in bytes. 0: CIO_DEFAULT_STACK_SIZE. Rounded up to a
-     * multiple of 1 KiB; honoured down to CIO_MIN_STACK_SIZE (smaller values
-     * are raised to it). Sanitizer builds raise it to 256 KiB, since their
-     * instrumented frames are several times larger. */
+     * multiple of 64; honoured down to CIO_MIN_STACK_SIZE (smaller values
+     * are raised to it); at most 1 GiB (more: EINVAL). Sanitizer builds
+     * raise it to 256 KiB, since their instrumented frames are several
+     * times larger. */
     size_t stack_size;
 } cio_task_opts;
 
@@ -135,14 +136,15 @@ CIO_EXTERN int cio_cancel(cio_task *t);
 /* Gives up the handle: the task runs on and is freed when it ends. */
 CIO_EXTERN void cio_detach(cio_task *t);
 
-/* True once t has finished (returned, or was cancelled before it ran). */
+/* True once t has finished (returned, or was cancelled before it ran).
+ * Aborts with a message if the handle was already released. */
 CIO_EXTERN bool cio_task_done(const cio_task *t);
 
 /* The task that is running, or NULL outside a task. */
 CIO_EXTERN cio_task *cio_current_task(void);
 
 /* The task's name: the one given in its options, or "task-N". Valid as long
- * as the handle is. NULL if t is NULL. */
+ * as the handle is. NULL if t is NULL; aborts if the handle was released. */
 CIO_EXTERN const char *cio_task_name(const cio_task *t);
 
 /* asyncio.sleep. cio_sleep(0) lets every other ready task run once.

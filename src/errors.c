@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *cio_strerror(int code)
 {
@@ -21,12 +22,29 @@ const char *cio_strerror(int code)
 
 void cio__panic(const char *file, int line, const char *fmt, ...)
 {
-    char msg[512];
+    /* Formatted into one buffer and written with write(2), not fprintf:
+     * stderr is unbuffered, and glibc's fprintf on an unbuffered stream
+     * puts an 8 KiB buffer on the stack, more than a small task stack (or
+     * one that has just overflowed) has left. */
+    static const char prefix[] = "cio: fatal: ";
+    char msg[640];
+    size_t len = sizeof prefix - 1;
+    memcpy(msg, prefix, len);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg + len, sizeof msg - len, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "cio: fatal: %s (%s:%d)\n", msg, file, line);
-    fflush(stderr);
+    if (n > 0)
+        len += CIO__MIN((size_t)n, sizeof msg - len - 1);
+    n = snprintf(msg + len, sizeof msg - len, " (%s:%d)\n", file, line);
+    if (n > 0)
+        len += CIO__MIN((size_t)n, sizeof msg - len - 1);
+    msg[len - 1] = '\n'; /* even when truncated, end the line */
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(STDERR_FILENO, msg + off, len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
     abort();
 }

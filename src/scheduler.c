@@ -113,7 +113,15 @@ static inline cio_task *next_task_direct(cio_loop *loop)
         cio__runnable *head = loop->ready_head;
         if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
             return NULL;
-        cio_task *t = (cio_task *)budget_next(loop);
+        /* Starting a task may need a fresh chunk of stacks (mmap, malloc):
+         * too deep for a suspending task's possibly tiny stack. Only a
+         * stack from the hot cache is taken here; otherwise the loop starts
+         * it on its own stack. */
+        cio_task *t = (cio_task *)head;
+        if (t->state == CIO__TASK_NEW && !t->cancel_requested &&
+            !cio__stack_cached(&loop->stacks, t->stack.size))
+            return NULL;
+        budget_next(loop);
         if (CIO__LIKELY(t->state == CIO__TASK_RUNNING) || task_make_startable(loop, t))
             return t;
     }
@@ -126,6 +134,11 @@ static inline void switch_away(cio_loop *loop, cio_task *self, bool dying)
     check_canary(self);
     cio_task *next = next_task_direct(loop);
     loop->current = next;
+    /* A task that yields while nothing else is ready is next in line
+     * itself: it just goes on. (Switching to itself would load the stack
+     * pointer saved at its previous switch, not the current one.) */
+    if (next == self)
+        return;
     cio__ctx_jump(&self->ctx, next ? &next->ctx : &loop->ctx, dying);
     release_dead(loop);
 }
@@ -233,6 +246,11 @@ int cio__wait(cio__waiter *w)
         cio__handle_cancel(w->timer);
         w->timer = 0;
     }
+    /* Cancelled after a timeout woke it but before it ran again: both
+     * hold, and the contract says cancellation wins. */
+    if (CIO__UNLIKELY(w->result == -ETIMEDOUT) && w->cancellable && t->cancel_requested &&
+        t->shield_depth == 0)
+        return -ECANCELED;
     return w->result;
 }
 
@@ -287,6 +305,7 @@ int cio_cancel(cio_task *t)
 {
     if (!t)
         return -EINVAL;
+    cio__task_check_handle(t, "cio_cancel");
     if (t->state == CIO__TASK_DONE)
         return -EALREADY;
     t->cancel_requested = true;

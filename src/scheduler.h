@@ -166,6 +166,9 @@ int cio__task_stop(struct cio_task *t);
 /* The argument checks of every call that awaits a task: -EINVAL, -EPERM,
  * -EDEADLK, -EBUSY, or 0. Aborts on a released handle, naming fn. */
 int cio__task_check_awaitable(struct cio_task *t, const char *fn);
+/* Aborts, naming fn, if t was already released (awaited, gathered or
+ * detached) and its struct not yet reused. */
+void cio__task_check_handle(const struct cio_task *t, const char *fn);
 /* Cancels every task that has not finished (cio_run's shutdown). */
 void cio__task_cancel_all(struct cio_loop *loop);
 /* Frees every task struct still allocated, then the blocks they came in

@@ -108,7 +108,7 @@ void cio__task_blocks_free(cio_loop *loop)
     loop->task_bump = loop->task_bump_end = NULL;
 }
 
-static void check_handle(const cio_task *t, const char *fn)
+void cio__task_check_handle(const cio_task *t, const char *fn)
 {
     if (CIO__UNLIKELY(t->state == TASK_FREED))
         CIO__PANIC("%s: the task handle was already released (awaited, gathered or detached)",
@@ -232,7 +232,7 @@ int cio__task_check_awaitable(cio_task *t, const char *fn)
 {
     if (!t)
         return -EINVAL;
-    check_handle(t, fn);
+    cio__task_check_handle(t, fn);
     cio_loop *loop = cio__loop;
     if (!loop || !loop->current)
         return -EPERM;
@@ -278,14 +278,20 @@ void cio_detach(cio_task *t)
 {
     if (!t)
         return;
-    check_handle(t, "cio_detach");
+    cio__task_check_handle(t, "cio_detach");
     if (t->state == CIO__TASK_DONE)
         cio__task_free(t);
     else
         t->detached = true;
 }
 
-bool cio_task_done(const cio_task *t) { return t && t->state == CIO__TASK_DONE; }
+bool cio_task_done(const cio_task *t)
+{
+    if (!t)
+        return false;
+    cio__task_check_handle(t, "cio_task_done");
+    return t->state == CIO__TASK_DONE;
+}
 
 cio_task *cio_current_task(void) { return cio__loop ? cio__loop->current : NULL; }
 
@@ -293,6 +299,7 @@ const char *cio_task_name(const cio_task *t)
 {
     if (!t)
         return NULL;
+    cio__task_check_handle(t, "cio_task_name");
     if (!t->name) {
         /* Made on first use, so tasks that nobody names or asks about cost
          * no string. */
