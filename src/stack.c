@@ -90,17 +90,17 @@ size_t cio__stack_normalize(size_t requested)
     if (size > MAX_STACK_SIZE)
         return 0;
     size = CIO__MAX(size, (size_t)CIO_MIN_STACK_SIZE);
-    return (size + 1023) & ~(size_t)1023;
+    return (size + 63) & ~(size_t)63;
 }
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 /* Slot geometry. Guarded: [guard page][stack], the top page-aligned.
  * Canary: slots are back to back from CANARY_LINE bytes below the end of the
- * chunk's first page; each begins with its canary line. Since slot sizes are
- * multiples of 1 KiB, every top (the next slot's canary line) lies
- * CANARY_LINE below a multiple of 1 KiB, never on a page boundary, so the
- * canary of slot i+1 shares a page with the top of slot i. */
+ * chunk's first page; each begins with its canary line, directly above the
+ * top of the slot below. The canary of slot i+1 therefore lies in the page
+ * that holds the top of slot i (or, when that top is page-aligned, in the
+ * first page slot i+1 uses itself): writing it costs no page of its own. */
 static char *slot_low(const cio__stack_chunk *c, uint32_t slot)
 {
     if (c->guarded)
@@ -137,11 +137,14 @@ static cio__stack_chunk *chunk_new(cio__stack_class *cls)
         c->nslots = GUARDED_CHUNK_SLOTS;
         c->map_len = c->slot_size * c->nslots;
     } else {
-        /* The slot includes its canary line, so the task gets `usable`
-         * bytes below the top minus that line. */
-        c->slot_size = usable;
-        c->usable = usable - CANARY_LINE;
-        c->nslots = (uint32_t)CIO__MAX((size_t)1, CANARY_CHUNK_BYTES / usable);
+        /* The slot is the stack plus its canary line. Large slots are
+         * whole pages, so that every top sits CANARY_LINE below a page
+         * boundary and a shallow task (with its stagger) touches one page;
+         * small ones are packed to the cache line. */
+        c->usable = usable;
+        c->slot_size = usable >= LARGE_STACK ? round_up(usable + CANARY_LINE, page_size)
+                                             : usable + CANARY_LINE;
+        c->nslots = (uint32_t)CIO__MAX((size_t)1, CANARY_CHUNK_BYTES / c->slot_size);
         c->map_len = round_up(page_size + (size_t)c->nslots * c->slot_size, page_size);
     }
     c->free_stack = malloc(sizeof(uint32_t) * c->nslots);
