@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -40,19 +41,34 @@ static inline cio__callback *record_at(cio__callbacks *cbs, uint32_t slot)
     return &cbs->blocks[slot >> BLOCK_SHIFT][slot & (BLOCK_SLOTS - 1)];
 }
 
-static inline uint64_t record_id(const cio__callback *r)
+/* Handle id layout, high to low: the loop's tag, the slot's generation,
+ * the slot. The tag makes a handle from another loop (or from an ended loop
+ * on the same thread) name nothing here; generations make a handle whose
+ * callback ran or was cancelled name nothing. */
+#define SLOT_BITS 28
+#define GEN_BITS 24
+#define TAG_BITS 12
+#define MAX_SLOTS ((uint32_t)1 << SLOT_BITS)
+#define GEN_LIMIT ((uint32_t)1 << GEN_BITS)
+
+static inline uint64_t make_id(uint32_t tag, uint32_t gen, uint32_t slot)
 {
-    return (uint64_t)r->gen << 32 | r->slot;
+    return (uint64_t)tag << (GEN_BITS + SLOT_BITS) | (uint64_t)gen << SLOT_BITS | slot;
+}
+
+static inline uint64_t record_id(const cio__callbacks *cbs, const cio__callback *r)
+{
+    return make_id(cbs->tag, r->gen, r->slot);
 }
 
 /* The record an id names, if the id is still current; else NULL. */
 static cio__callback *record_lookup(cio__callbacks *cbs, uint64_t id)
 {
-    uint32_t slot = (uint32_t)id;
+    uint32_t slot = (uint32_t)(id & (MAX_SLOTS - 1));
     if (slot == 0 || slot >= cbs->nslots)
         return NULL;
     cio__callback *r = record_at(cbs, slot);
-    if (r->gen != (uint32_t)(id >> 32) || r->state == CB_FREE)
+    if (record_id(cbs, r) != id || r->state == CB_FREE)
         return NULL;
     return r;
 }
@@ -64,7 +80,7 @@ static cio__callback *record_new(cio__callbacks *cbs, cio_cb cb, void *arg)
         r = record_at(cbs, cbs->free_head);
         cbs->free_head = r->next_free;
     } else {
-        if (cbs->nslots == UINT32_MAX)
+        if (cbs->nslots == MAX_SLOTS)
             return NULL;
         if ((cbs->nslots >> BLOCK_SHIFT) == cbs->nblocks) {
             cio__callback **blocks = realloc(cbs->blocks, (cbs->nblocks + 1) * sizeof *blocks);
@@ -93,8 +109,9 @@ static void record_free(cio__callbacks *cbs, cio__callback *r)
         cbs->pending--;
     r->state = CB_FREE;
     /* A slot whose generation would wrap is retired rather than reused, so
-     * that no id ever names two callbacks. */
-    if (++r->gen == UINT32_MAX)
+     * that no id ever names two callbacks (one record lost per 16 million
+     * reuses of a slot). */
+    if (++r->gen == GEN_LIMIT)
         return;
     r->next_free = cbs->free_head;
     cbs->free_head = r->slot;
@@ -102,7 +119,9 @@ static void record_free(cio__callbacks *cbs, cio__callback *r)
 
 int cio__callbacks_init(cio_loop *loop)
 {
+    static atomic_uint loops_made;
     memset(&loop->callbacks, 0, sizeof loop->callbacks);
+    loop->callbacks.tag = atomic_fetch_add(&loops_made, 1) & ((1u << TAG_BITS) - 1);
     loop->callbacks.nslots = 1;
     /* Slot 0 exists but is never handed out. */
     loop->callbacks.blocks = malloc(sizeof *loop->callbacks.blocks);
@@ -155,7 +174,7 @@ uint64_t cio__timer_start(int64_t when, cio_cb cb, void *arg)
     if (!r)
         return 0;
     r->state = CB_TIMER;
-    uint64_t id = record_id(r);
+    uint64_t id = record_id(&loop->callbacks, r);
     if (cio__timer_push(&loop->timers, when, id) != 0) {
         record_free(&loop->callbacks, r);
         return 0;
@@ -277,7 +296,7 @@ cio_handle cio_call_soon(cio_cb cb, void *arg)
     }
     r->state = CB_SOON;
     cio__sched_push(&r->run);
-    return (cio_handle){record_id(r)};
+    return (cio_handle){record_id(&loop->callbacks, r)};
 }
 
 cio_handle cio_call_later(double delay, cio_cb cb, void *arg)
@@ -286,7 +305,11 @@ cio_handle cio_call_later(double delay, cio_cb cb, void *arg)
         errno = EINVAL;
         return (cio_handle){0};
     }
-    return schedule_at(cio__clock_ns() + cio__seconds_to_ns(CIO__MAX(delay, 0.0)), cb, arg);
+    /* Saturate: a huge or infinite delay must not overflow into the past
+     * (and fire at once); INT64_MAX - 1 is "never", as cio_sleep has it. */
+    int64_t now = cio__clock_ns();
+    int64_t span = cio__seconds_to_ns(CIO__MAX(delay, 0.0));
+    return schedule_at(span > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + span, cb, arg);
 }
 
 cio_handle cio_call_at(double when, cio_cb cb, void *arg)
@@ -321,13 +344,16 @@ int cio__post(cio_loop *loop, cio__posted *node)
     else
         q->head = node;
     q->tail = node;
-    pthread_mutex_unlock(&q->lock);
     if (was_empty) {
         uint64_t one = 1;
-        /* EAGAIN means the counter is already non-zero: the loop will wake. */
+        /* EAGAIN means the counter is already non-zero: the loop will wake.
+         * Written before the unlock: once the lock is released the loop may
+         * run the callback, finish, close wake_fd and free itself, so the
+         * poster must not touch the loop after that. */
         ssize_t n = write(q->wake_fd, &one, sizeof one);
         (void)n;
     }
+    pthread_mutex_unlock(&q->lock);
     return 0;
 }
 

@@ -11,9 +11,11 @@
 
 typedef struct cio__callback cio__callback;
 
-/* The slab of callback records. A handle id is (generation << 32 | slot):
- * a slot's generation rises each time it is freed, and a slot whose
- * generation would wrap is retired, so an id is never reused. */
+/* The slab of callback records. A handle id is (loop tag, generation,
+ * slot): a slot's generation rises each time it is freed, and a slot whose
+ * generation would wrap is retired, so an id is never reused while the loop
+ * lives; the tag (one per loop made in the process, 4,096 before it wraps)
+ * keeps another loop's handles from naming this loop's callbacks. */
 typedef struct cio__callbacks {
     cio__callback **blocks;
     size_t nblocks;
@@ -23,6 +25,8 @@ typedef struct cio__callbacks {
     uint32_t free_head;
     /* Records pending (scheduled and not cancelled), for deadlock checks. */
     size_t pending;
+    /* This loop's tag in every handle id. */
+    uint32_t tag;
 } cio__callbacks;
 
 /* A callback posted from another thread; embed it to post without

@@ -59,11 +59,26 @@ static unsigned configured_workers(void)
     return n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
 }
 
+/* In a child of fork() none of the workers exist (fork copies only the
+ * calling thread) and pool.lock may have been held by one of them: start
+ * the pool afresh there on its next use, as libuv does. Jobs queued in the
+ * parent belong to the parent's loops. */
+static void pool_reset_in_child(void)
+{
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.nonempty, NULL);
+    pool.head = pool.tail = NULL;
+    pool.workers = 0;
+}
+
 /* Starts the workers on first use. Called with pool.lock held. */
 static int start_workers(void)
 {
+    static bool fork_handler_set;
     if (pool.workers)
         return 0;
+    if (!fork_handler_set && pthread_atfork(NULL, NULL, pool_reset_in_child) == 0)
+        fork_handler_set = true;
     unsigned want = configured_workers();
     /* Workers take no signals: those belong to the application's threads. */
     sigset_t all, old;
