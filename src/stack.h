@@ -59,6 +59,17 @@ static inline size_t cio__stack_default_size(void)
  * or -ENOMEM. */
 int cio__stack_alloc(cio__stack_pool *pool, cio__stack *out);
 
+/* True if a stack of that size is in the hot cache (so that taking it
+ * needs no system call and little stack). */
+static inline bool cio__stack_cached(const cio__stack_pool *pool, uint32_t size)
+{
+    for (unsigned i = 0; i < pool->ncached; i++) {
+        if (pool->cache[i].size == size)
+            return true;
+    }
+    return false;
+}
+
 /* Gives a stack back (it may be reused or unmapped at once). */
 void cio__stack_free(cio__stack_pool *pool, cio__stack *s);
 
