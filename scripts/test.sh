@@ -64,7 +64,8 @@ run_suite() {
     echo "   $summary ($((SECONDS - start)) s)"
 }
 
-# A program built against the installed library with nothing but pkg-config.
+# A program built against the installed library with nothing but
+# pkg-config, and the library's exported symbols.
 check_install() {
     echo "== install: pkg-config --cflags --libs cio =="
     local prefix
@@ -80,6 +81,17 @@ check_install() {
         total_failed=$((total_failed + 1))
     fi
     rm -rf "$prefix"
+    echo "== the shared library exports only cio_* =="
+    local stray
+    stray=$(nm -D --defined-only build-test/libcio.so | awk '{print $3}' | grep -v '^cio_')
+    if [ -z "$stray" ]; then
+        echo "   ok"
+        total_passed=$((total_passed + 1))
+    else
+        echo "   exported by mistake: $stray"
+        failed_stages+=("exports")
+        total_failed=$((total_failed + 1))
+    fi
 }
 
 run_suite "default build (RelWithDebInfo), every backend" build-test -- \
