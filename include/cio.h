@@ -89,7 +89,8 @@ typedef struct cio_task_opts {
      * multiple of 64; honoured down to CIO_MIN_STACK_SIZE (smaller values
      * are raised to it); at most 1 GiB (more: EINVAL). Sanitizer builds
      * raise it to 256 KiB, since their instrumented frames are several
-     * times larger. */
+     * times larger, and builds on the portable ucontext switch to 16 KiB,
+     * since each switch keeps two ucontext_t on the stack. */
     size_t stack_size;
 } cio_task_opts;
 

@@ -87,6 +87,10 @@ size_t cio__stack_normalize(size_t requested)
 #if CIO__ASAN || CIO__TSAN
     size = CIO__MAX(size, (size_t)256 * 1024);
 #endif
+#if CIO__UCONTEXT
+    /* Two saved ucontext_t sit on the stack at every switch. */
+    size = CIO__MAX(size, (size_t)16 * 1024);
+#endif
     if (size > MAX_STACK_SIZE)
         return 0;
     size = CIO__MAX(size, (size_t)CIO_MIN_STACK_SIZE);
