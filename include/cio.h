@@ -62,11 +62,34 @@ typedef struct cio_loop cio_loop;
  * first task, and when that task returns cancels every task still pending,
  * lets them finish their cancellation, closes the loop and returns main's
  * result.
- * Returns: main's result; -EBUSY if this thread already runs a loop; -EINVAL
- *   if main_fn is NULL; -ENOMEM, or the backend's error (CIO_BACKEND names a
- *   backend the kernel refuses: -ENOSYS, -EPERM...), if the loop cannot start.
+ * Deadlock detection (Go's "all goroutines are asleep"): when tasks wait and
+ * nothing registered with the loop can ever wake one of them — no task is
+ * ready, and there is no timer, no task waiting on a descriptor, no
+ * thread-pool job in flight, no callback posted from another thread and no
+ * cio_loop_ref — cio_run prints every waiting task and what it waits on to
+ * stderr, then cancels every task as at the end of a run (each stuck wait
+ * returns -ECANCELED, so the tasks can clean up), waits for them to finish
+ * and returns -EDEADLK instead of main's result. If tasks still cannot
+ * finish after that (they wait inside a shield), the process aborts with
+ * the report rather than hang.
+ * Returns: main's result; -EDEADLK (above); -EBUSY if this thread already
+ *   runs a loop; -EINVAL if main_fn is NULL; -ENOMEM, or the backend's error
+ *   (CIO_BACKEND names a backend the kernel refuses: -ENOSYS, -EPERM...), if
+ *   the loop cannot start.
  * Suspends: no (it is the loop). */
 CIO_EXTERN int cio_run(cio_fn main_fn, void *arg);
+
+/* Keeps cio_run's deadlock detection from firing while another thread will
+ * still wake the loop: a program whose tasks wait for something only other
+ * threads complete (through cio_call_soon_threadsafe) takes a reference
+ * before the tasks could be left waiting, and drops it once that thread has
+ * posted its last callback. Counted (each ref needs one unref) and callable
+ * from any thread while the loop runs. While the count is above zero the
+ * loop sleeps instead of reporting a deadlock.
+ * Returns: 0; -EINVAL for a NULL loop, or an unref without a ref.
+ * Suspends: no. */
+CIO_EXTERN int cio_loop_ref(cio_loop *loop);
+CIO_EXTERN int cio_loop_unref(cio_loop *loop);
 
 /* The loop's clock, in seconds (CLOCK_MONOTONIC). Works outside a loop too. */
 CIO_EXTERN double cio_now(void);
@@ -148,6 +171,11 @@ CIO_EXTERN cio_task *cio_current_task(void);
  * as the handle is. NULL if t is NULL; aborts if the handle was released. */
 CIO_EXTERN const char *cio_task_name(const cio_task *t);
 
+/* The usable stack t has, or will have once it first runs: its
+ * cio_task_opts.stack_size as the build honours it (rounded, raised to the
+ * minimum). 0 if t is NULL. */
+CIO_EXTERN size_t cio_task_stack_size(const cio_task *t);
+
 /* asyncio.sleep. cio_sleep(0) lets every other ready task run once.
  * Returns: 0; -EINVAL for a negative or NaN duration.
  * Suspends: yes. */
@@ -224,6 +252,261 @@ CIO_EXTERN int cio_wait_for(cio_task *t, double timeout);
  * awaits one of them. */
 CIO_EXTERN int cio_wait_any(cio_task **tasks, size_t n, double timeout);
 
+/* ------------------------------------------------------------ task groups */
+
+/* asyncio.TaskGroup, Trio's nursery: a parent task's children, which it
+ * waits for and which fail together. */
+typedef struct cio_taskgroup cio_taskgroup;
+
+/* Makes a group whose parent is the calling task. The parent must call
+ * cio_taskgroup_wait exactly once, before it returns.
+ * Returns: the group; NULL with errno EPERM outside a task, ENOMEM.
+ * Suspends: no. */
+CIO_EXTERN cio_taskgroup *cio_taskgroup_new(void);
+
+/* Creates a child task in the group (scheduled as by cio_create_task; any
+ * task may add children, the children themselves included). When a child
+ * returns a negative result — except -ECANCELED from a child that was
+ * cancelled, which asyncio does not count as a failure — the group fails:
+ * every other child is cancelled, children not yet started never run, and
+ * the parent's own suspending calls return -ECANCELED (outside shields)
+ * until it reaches cio_taskgroup_wait, which lifts that. Only the group's
+ * hold on the parent is lifted there: a real cio_cancel of the parent
+ * stays.
+ * Returns: 0; -ECANCELED if the group is failing or its parent's wait was
+ *   interrupted; -EINVAL if g or fn is NULL (or opts is invalid); -EPERM
+ *   outside a loop; -ENOMEM.
+ * Suspends: no.
+ * Ownership: the group owns the child; there is no handle to await. */
+CIO_EXTERN int cio_taskgroup_create_task(cio_taskgroup *g, cio_fn fn, void *arg);
+CIO_EXTERN int cio_taskgroup_create_task_opts(cio_taskgroup *g, cio_fn fn, void *arg,
+                                              const cio_task_opts *opts);
+
+/* Waits until every child has finished, then frees the group. Nothing
+ * outlives it: children created while it waits are waited for too.
+ * Returns: the group's first failure (the first negative child result, in
+ *   completion order, as above) if there was one, else 0; if the parent is
+ *   cancelled or its timeout expires while it waits, every child is
+ *   cancelled and waited for, and the call returns -ECANCELED (-ETIMEDOUT)
+ *   unless a child had failed, whose error wins (asyncio raises the
+ *   children's errors over the parent's CancelledError). -EINVAL if g is
+ *   NULL; -EPERM if the caller is not the group's parent (g is then not
+ *   freed).
+ * Suspends: yes, while children run.
+ * Cancellation: cancelling the parent cancels the children when the parent
+ *   reaches this call (as asyncio's TaskGroup, at `async with` exit); the
+ *   call still waits for all of them, uninterruptibly.
+ * Ownership: frees g (except on -EINVAL / -EPERM). */
+CIO_EXTERN int cio_taskgroup_wait(cio_taskgroup *g);
+
+/* ---------------------------------------------------------------- futures */
+
+/* asyncio.Future with an int result: completed once, awaited by any number
+ * of tasks. It may be completed from a task, from a callback (cio_call_later)
+ * or from another thread by posting the completion with
+ * cio_call_soon_threadsafe (a future itself is not thread-safe). */
+typedef struct cio_future cio_future;
+
+/* Returns: a pending future; NULL with errno ENOMEM. Works outside a loop.
+ * Ownership: free it with cio_future_free. */
+CIO_EXTERN cio_future *cio_future_new(void);
+
+/* Completes f with `result` (any int; awaiters return it) and wakes every
+ * awaiter in the order they came.
+ * Returns: 0; -EALREADY if f is already done (set or cancelled); -EINVAL if
+ *   f is NULL.
+ * Suspends: no. */
+CIO_EXTERN int cio_future_set_result(cio_future *f, int result);
+
+/* Cancels f: every awaiter, present and future, gets -ECANCELED.
+ * Returns: 0; -EALREADY if f is already done; -EINVAL if f is NULL.
+ * Suspends: no. */
+CIO_EXTERN int cio_future_cancel(cio_future *f);
+
+/* True once f has a result or was cancelled; false for NULL. */
+CIO_EXTERN bool cio_future_done(const cio_future *f);
+
+/* Waits until f is done and returns its result (returns at once if it is).
+ * Returns: f's result; -ECANCELED if f was cancelled; -EINVAL if f is NULL.
+ * Suspends: yes, while f is pending.
+ * Cancellation: a cancelled awaiter stops waiting; unlike asyncio's `await
+ *   fut`, the future itself is not cancelled, since other tasks may await
+ *   it too. Ownership: does not free f. */
+CIO_EXTERN int cio_future_await(cio_future *f);
+
+/* Frees f (NULL: no-op). Aborts with a message if tasks still await it. */
+CIO_EXTERN void cio_future_free(cio_future *f);
+
+/* -------------------------------------------------------- synchronisation */
+
+/* asyncio's primitives. Common rules:
+ *  - Waiters are served in the order they arrived (FIFO-fair).
+ *  - Wake-ups are hand-offs: a release gives the lock (a permit, an item)
+ *    directly to the first waiter, which therefore returns 0 even if it is
+ *    cancelled between the hand-off and its next run (the cancellation then
+ *    shows at its next suspending call). A waiter cancelled or timed out
+ *    before that has already left the queue: it holds nothing, and the
+ *    hand-off goes to the next waiter, so no wake-up is ever lost.
+ *  - Waiting calls are checkpoints: a cancelled task (outside a shield) gets
+ *    -ECANCELED even when it would not have had to wait.
+ *  - An object belongs to the loop of the tasks that use it; none is
+ *    thread-safe. Create them anywhere (they need no loop).
+ *  - NULL objects: int calls return -EINVAL, bool queries false, void calls
+ *    do nothing, constructors fail with errno EINVAL.
+ *  - Freeing an object that tasks still wait on aborts with a message (it
+ *    would leave them waiting on freed memory); the free functions accept
+ *    NULL. */
+
+/* asyncio.Event: a flag tasks wait to see set. */
+typedef struct cio_event cio_event;
+/* Returns: a clear event; NULL with errno ENOMEM. */
+CIO_EXTERN cio_event *cio_event_new(void);
+/* Sets the flag and wakes every waiter (each returns 0, even if the event is
+ * cleared again before it runs). Suspends: no. */
+CIO_EXTERN void cio_event_set(cio_event *e);
+/* Clears the flag. Suspends: no. */
+CIO_EXTERN void cio_event_clear(cio_event *e);
+CIO_EXTERN bool cio_event_is_set(const cio_event *e);
+/* Waits until the event is set (returns at once if it is).
+ * Returns: 0; -EINVAL if e is NULL. Suspends: yes, while clear. */
+CIO_EXTERN int cio_event_wait(cio_event *e);
+CIO_EXTERN void cio_event_free(cio_event *e);
+
+/* asyncio.Lock. Like asyncio's, it has no owner: any task may release it. */
+typedef struct cio_lock cio_lock;
+/* Returns: an unlocked lock; NULL with errno ENOMEM. */
+CIO_EXTERN cio_lock *cio_lock_new(void);
+/* Takes the lock, waiting while another task holds it.
+ * Returns: 0 (the lock is held); -EINVAL if l is NULL.
+ * Suspends: yes, while locked.
+ * Cancellation: on -ECANCELED / -ETIMEDOUT the lock is not held. */
+CIO_EXTERN int cio_lock_acquire(cio_lock *l);
+/* Releases the lock, handing it to the first waiter if there is one.
+ * Returns: 0; -EPERM if it is not locked; -EINVAL if l is NULL.
+ * Suspends: no. */
+CIO_EXTERN int cio_lock_release(cio_lock *l);
+CIO_EXTERN bool cio_lock_locked(const cio_lock *l);
+CIO_EXTERN void cio_lock_free(cio_lock *l);
+
+/* asyncio.Condition, on a lock the caller provides. */
+typedef struct cio_cond cio_cond;
+/* Returns: a condition using l; NULL with errno EINVAL if l is NULL
+ *   (asyncio makes its own lock; here pass one), ENOMEM.
+ * Ownership: l stays the caller's; free the condition before it. */
+CIO_EXTERN cio_cond *cio_cond_new(cio_lock *l);
+/* Releases the lock, waits to be notified, and takes the lock again.
+ * Returns: 0 when notified; -EPERM if the lock is not held (nothing
+ *   happens); -EINVAL if c is NULL.
+ * Suspends: yes.
+ * Cancellation: -ECANCELED / -ETIMEDOUT end the wait, but like asyncio's the
+ *   call takes the lock back before returning, uninterruptibly: the caller
+ *   holds the lock whatever it returns (except -EPERM / -EINVAL). A waiter
+ *   notified and then cancelled before it runs returns 0: the notification
+ *   is never lost. */
+CIO_EXTERN int cio_cond_wait(cio_cond *c);
+/* Wakes up to n waiters, first come first. The caller should hold the lock
+ * (asyncio insists; cio, single-threaded, does not check). Suspends: no. */
+CIO_EXTERN void cio_cond_notify(cio_cond *c, size_t n);
+/* Wakes every waiter. Suspends: no. */
+CIO_EXTERN void cio_cond_notify_all(cio_cond *c);
+CIO_EXTERN void cio_cond_free(cio_cond *c);
+
+/* asyncio.Semaphore and asyncio.BoundedSemaphore. */
+typedef struct cio_sem cio_sem;
+/* Returns: a semaphore holding `value` permits; NULL with errno ENOMEM. A
+ * bounded one refuses releases that would raise it above `value`. */
+CIO_EXTERN cio_sem *cio_sem_new(unsigned value);
+CIO_EXTERN cio_sem *cio_sem_new_bounded(unsigned value);
+/* Takes a permit, waiting while there is none.
+ * Returns: 0 (a permit is held); -EINVAL if s is NULL.
+ * Suspends: yes, while no permit is free.
+ * Cancellation: on -ECANCELED / -ETIMEDOUT no permit is held, and the permit
+ *   a release would have given goes to the next waiter. */
+CIO_EXTERN int cio_sem_acquire(cio_sem *s);
+/* Gives a permit back: to the first waiter, else to the count.
+ * Returns: 0; -EOVERFLOW for a bounded semaphore already at its start value
+ *   (asyncio's ValueError), or a plain one at UINT_MAX; -EINVAL if s is NULL.
+ * Suspends: no. */
+CIO_EXTERN int cio_sem_release(cio_sem *s);
+/* asyncio's locked(): true when no permit is free. */
+CIO_EXTERN bool cio_sem_locked(const cio_sem *s);
+/* The permits free now (0 for NULL). */
+CIO_EXTERN unsigned cio_sem_value(const cio_sem *s);
+CIO_EXTERN void cio_sem_free(cio_sem *s);
+
+/* asyncio.Barrier: `parties` tasks wait until all have arrived. */
+typedef struct cio_barrier cio_barrier;
+/* Returns: a barrier; NULL with errno EINVAL for 0 parties (or more than
+ *   INT32_MAX), ENOMEM. */
+CIO_EXTERN cio_barrier *cio_barrier_new(unsigned parties);
+/* Waits until `parties` tasks are waiting, then releases them all and
+ * starts the next cycle at once.
+ * Returns: the caller's index in order of arrival, 0 .. parties-1 (the last
+ *   to arrive gets parties-1 and does not suspend); -EINVAL if b is NULL.
+ * Suspends: yes, until the last party arrives.
+ * Cancellation: a waiter cancelled or timed out before the release leaves
+ *   the barrier (it no longer counts as arrived); one released and then
+ *   cancelled before it runs still returns its index. */
+CIO_EXTERN int cio_barrier_wait(cio_barrier *b);
+/* Tasks waiting at the barrier in the current cycle (0 for NULL). */
+CIO_EXTERN unsigned cio_barrier_n_waiting(const cio_barrier *b);
+CIO_EXTERN void cio_barrier_free(cio_barrier *b);
+
+/* ----------------------------------------------------------------- queues */
+
+/* asyncio.Queue, LifoQueue and PriorityQueue of void * items, with
+ * asyncio 3.13's shutdown. maxsize 0: unbounded. Storage grows by doubling,
+ * so an allocation happens only when the queue reaches a new size. */
+typedef struct cio_queue cio_queue;
+/* Returns: a queue; NULL with errno ENOMEM (EINVAL for a NULL cmp). */
+CIO_EXTERN cio_queue *cio_queue_new(size_t maxsize);
+CIO_EXTERN cio_queue *cio_queue_new_lifo(size_t maxsize);
+/* A priority queue: get returns the smallest item by cmp, which receives
+ * the two items themselves (the void * put, not pointers to them) and
+ * returns <0, 0 or >0 like strcmp. Items that compare equal come out in
+ * the order they were put (stable). */
+CIO_EXTERN cio_queue *cio_queue_new_priority(size_t maxsize,
+                                             int (*cmp)(const void *a, const void *b));
+/* Puts an item, waiting while the queue is full. A getter already waiting
+ * receives it directly.
+ * Returns: 0; -EPIPE once the queue is shut down (also for a put waiting
+ *   when that happens: its item is not inserted); -ENOMEM; -EINVAL if q is
+ *   NULL.
+ * Suspends: yes, while full.
+ * Cancellation: on -ECANCELED / -ETIMEDOUT the item was not inserted. */
+CIO_EXTERN int cio_queue_put(cio_queue *q, void *item);
+/* Takes the next item into *item, waiting while the queue is empty.
+ * Returns: 0; -EPIPE once the queue is shut down and empty; -EINVAL if q or
+ *   item is NULL.
+ * Suspends: yes, while empty.
+ * Cancellation: on -ECANCELED / -ETIMEDOUT no item was taken (none lost);
+ *   a getter handed an item before it ran keeps it and returns 0. */
+CIO_EXTERN int cio_queue_get(cio_queue *q, void **item);
+/* put and get without waiting; also callable from callbacks.
+ * Returns: as put / get, and -EAGAIN when full / empty. */
+CIO_EXTERN int cio_queue_put_nowait(cio_queue *q, void *item);
+CIO_EXTERN int cio_queue_get_nowait(cio_queue *q, void **item);
+/* Items in the queue (0 for NULL). */
+CIO_EXTERN size_t cio_queue_size(const cio_queue *q);
+/* Marks one item taken by a get as processed (for cio_queue_join). Returns
+ * int where the contract has void, to report misuse: 0; -EINVAL if called
+ * more times than items were put (asyncio's ValueError) or q is NULL.
+ * Suspends: no. */
+CIO_EXTERN int cio_queue_task_done(cio_queue *q);
+/* Waits until every item put has been marked done.
+ * Returns: 0; -EINVAL if q is NULL. Suspends: yes, while items are
+ * unfinished. */
+CIO_EXTERN int cio_queue_join(cio_queue *q);
+/* asyncio 3.13's Queue.shutdown: from now on puts return -EPIPE (waiting
+ * putters too, their items not inserted), gets return what is left and then
+ * -EPIPE (waiting getters at once). immediate: the items left are dropped
+ * (counted as done, so join may return) and gets fail at once. Suspends:
+ * no. */
+CIO_EXTERN void cio_queue_shutdown(cio_queue *q, bool immediate);
+/* Frees q (not the items in it). Aborts with a message if tasks still wait
+ * on it. */
+CIO_EXTERN void cio_queue_free(cio_queue *q);
+
 /* ------------------------------------------- callbacks (no stack, no wait) */
 
 typedef void (*cio_cb)(void *arg);
@@ -250,7 +533,9 @@ CIO_EXTERN cio_handle cio_call_at(double when, cio_cb cb, void *arg);
 CIO_EXTERN void cio_handle_cancel(cio_handle h);
 
 /* From any thread: run cb(arg) on loop soon, waking the loop if it is
- * blocked waiting for the OS. The loop must still be running.
+ * blocked waiting for the OS. The loop must still be running. If tasks
+ * wait for something only such a callback will do, hold a cio_loop_ref
+ * meanwhile, or cio_run may find them deadlocked (see cio_run).
  * Returns: 0; -EINVAL for a NULL loop or cb; -ENOMEM. */
 CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_cb cb, void *arg);
 

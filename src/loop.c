@@ -4,8 +4,8 @@
  * the steps in one iteration:
  *
  *     update time → run due timers → run what is ready (scheduler.c)
- *         → compute the poll timeout → poll the OS → run what other
- *           threads posted
+ *         → compute the poll timeout (none: check for a deadlock,
+ *           deadlock.c) → poll the OS → run what other threads posted
  *
  * Each step is one named function below, so the iteration reads like the
  * diagram in docs/design.md.
@@ -39,11 +39,13 @@ const char *cio_backend_name(void) { return cio__loop ? cio__loop->backend->name
 
 static void update_time(cio_loop *loop) { loop->now_ns = cio__clock_ns(); }
 
-/* What cio_run is waiting for has happened: main has returned, or, while
- * shutting down, every task has finished. */
+/* What cio_run is waiting for has happened: main has returned (or the
+ * tasks are deadlocked), or, while shutting down, every task has finished. */
 static bool run_finished(const cio_loop *loop)
 {
-    return loop->closing ? loop->pending_tasks == 0 : loop->main_task->state == CIO__TASK_DONE;
+    if (loop->closing)
+        return loop->pending_tasks == 0;
+    return loop->main_task->state == CIO__TASK_DONE || loop->deadlocked;
 }
 
 /* How long the OS may keep the loop waiting: not at all if something is
@@ -72,7 +74,15 @@ static void loop_iteration(cio_loop *loop)
     update_time(loop);
     cio__timers_run_due();
     cio__sched_run_ready();
-    poll_os(loop, poll_timeout(loop));
+    int64_t timeout = poll_timeout(loop);
+    /* Blocking without a timeout is safe only if something can end it. */
+    if (timeout < 0 && cio__deadlock_found(loop))
+        return;
+    /* With work ready and no task waiting on a descriptor, the OS has
+     * nothing to tell: skip the system call (what other threads post is
+     * picked up below without it). */
+    if (timeout != 0 || loop->fd_waiters)
+        poll_os(loop, timeout);
     cio__posted_run();
 }
 
@@ -123,7 +133,9 @@ static void loop_close(cio_loop *loop)
 }
 
 /* asyncio.run's ending: cancel what is left and let it finish. Tasks in
- * uncancellable waits (a thread-pool job) are waited for. */
+ * uncancellable waits (a thread-pool job) are waited for. After a deadlock
+ * this is also how the stuck tasks are unwound: each wait returns
+ * -ECANCELED and the task may clean up. */
 static void shut_down(cio_loop *loop)
 {
     loop->closing = true;
@@ -164,7 +176,7 @@ int cio_run(cio_fn main_fn, void *arg)
         loop->main_task = main_task;
         while (!run_finished(loop))
             loop_iteration(loop);
-        result = main_task->result;
+        result = loop->deadlocked ? -EDEADLK : main_task->result;
         shut_down(loop);
     }
 

@@ -7,6 +7,7 @@
 #define CIO_LOOP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "backend.h"
 #include "callback.h"
@@ -52,16 +53,40 @@ struct cio_loop {
     /* backend.c: the OS poller chosen for this loop. */
     const cio__backend_ops *backend;
     void *backend_data;
-    /* fd.c: per-descriptor state, indexed by fd. */
+    /* fd.c: per-descriptor state, indexed by fd, and how many tasks are
+     * parked on descriptors (none: a loop with work ready need not ask the
+     * OS). */
     cio__fd_table fds;
+    size_t fd_waiters;
     /* loop.c: the task running main_fn. */
     cio_task *main_task;
     /* loop.c: set once main has returned and the rest are being cancelled. */
     bool closing;
+    /* deadlock.c reads, their owners count: waits that something outside
+     * the task graph will end — a task parked on a descriptor (fd.c), a
+     * thread-pool job in flight (threadpool.c). Code that parks a task on
+     * anything else the OS or another thread completes (signals, child
+     * processes, curl transfers) must count its waits here too, or
+     * cio_run will call its tasks deadlocked. Timers need no count: the
+     * loop sees its timer heap. Loop thread only. */
+    size_t wake_sources;
+    /* deadlock.c: cio_loop_ref minus cio_loop_unref, from any thread. While
+     * above zero, another thread has promised to post to the loop. */
+    atomic_long refs;
+    /* deadlock.c: set when a deadlock was found; cio_run then returns
+     * -EDEADLK. */
+    bool deadlocked;
 };
 
 /* The loop running on this thread (NULL outside cio_run). */
 extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
+
+/* deadlock.c: called when the loop would block in the OS without a
+ * timeout. If nothing can ever wake a task, prints every waiting task and
+ * what it waits on to stderr, sets loop->deadlocked and returns true (and
+ * aborts if the loop is already shutting down, since cancellation could
+ * not end the waits). */
+bool cio__deadlock_found(cio_loop *loop);
 
 /* The clock, fresh. */
 int64_t cio__clock_ns(void);

@@ -1,10 +1,11 @@
 /* scheduler.c — the ready queue, the one wait primitive, and switching.
  *
  * Owns what runs next and how the CPU gets there, and the wait primitive
- * with what interrupts it (cio_cancel, deadlines, sleep, yield). A task that suspends
- * switches straight to the next ready task when there is one in the current
- * batch (one context switch per hand-off), and to the loop otherwise. Does
- * not own what tasks are (task.c) nor what they wait on (each object's file).
+ * with what interrupts it (cio_cancel, a failing task group's hold on its
+ * parent, deadlines, sleep, yield). A task that suspends switches straight
+ * to the next ready task when there is one in the current batch (one
+ * context switch per hand-off), and to the loop otherwise. Does not own
+ * what tasks are (task.c) nor what they wait on (each object's file).
  *
  * Budget: asyncio runs one batch (what was ready when the step began) and
  * then polls the OS. Here the ready queue runs on in FIFO order, which is
@@ -209,12 +210,29 @@ static void end_wait_early(cio__waiter *w)
         w->unlink(w);
 }
 
+const char *cio__wait_kind_name(cio__wait_kind kind)
+{
+    switch (kind) {
+#define CIO__WAIT_KIND_NAME(name, text)                                                            \
+    case CIO__WAIT_##name:                                                                         \
+        return text;
+        CIO__WAIT_KINDS(CIO__WAIT_KIND_NAME)
+#undef CIO__WAIT_KIND_NAME
+    }
+    return "something unknown";
+}
+
 /* A wait's timer: the earlier of its own deadline (a sleep, which ends
  * normally) and the scopes' (a timeout). */
 static void wait_timer_fired(void *arg)
 {
     cio__waiter *w = arg;
     w->timer = 0;
+    /* Woken by its object already, and not yet run (cio__wait cancels the
+     * timer once it runs): the wait has ended, and calling the unlink hook
+     * again would undo what the waker did. */
+    if (w->task->waiter != w)
+        return;
     int result = w->own_deadline < w->scope_deadline ? 0 : -ETIMEDOUT;
     end_wait_early(w);
     cio__wake(w, result);
@@ -301,6 +319,17 @@ int cio_sleep(double seconds)
     return cio__wait(&w);
 }
 
+/* Ends t's current wait with -ECANCELED, if it is parked in one that a
+ * cancellation may interrupt. */
+static void interrupt_wait(cio_task *t)
+{
+    cio__waiter *w = t->waiter;
+    if (w && w->cancellable && t->shield_depth == 0) {
+        end_wait_early(w);
+        cio__wake(w, -ECANCELED);
+    }
+}
+
 int cio_cancel(cio_task *t)
 {
     if (!t)
@@ -308,11 +337,21 @@ int cio_cancel(cio_task *t)
     cio__task_check_handle(t, "cio_cancel");
     if (t->state == CIO__TASK_DONE)
         return -EALREADY;
-    t->cancel_requested = true;
-    cio__waiter *w = t->waiter;
-    if (w && w->cancellable && t->shield_depth == 0) {
-        end_wait_early(w);
-        cio__wake(w, -ECANCELED);
-    }
+    t->cancel_requested |= CIO__CANCEL_TASK;
+    interrupt_wait(t);
     return 0;
+}
+
+void cio__sched_group_cancel(cio_task *parent)
+{
+    parent->failing_groups++;
+    parent->cancel_requested |= CIO__CANCEL_GROUP;
+    interrupt_wait(parent);
+}
+
+void cio__sched_group_lift(cio_task *parent)
+{
+    CIO__ASSERT(parent->failing_groups > 0);
+    if (--parent->failing_groups == 0)
+        parent->cancel_requested &= (uint8_t)~CIO__CANCEL_GROUP;
 }

@@ -23,15 +23,43 @@ typedef struct cio__runnable {
 
 enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2 };
 
-/* What a parked task waits on: shown by traces and dumps. */
+/* What a parked task waits on, and how traces, dumps and the deadlock
+ * report name it: X(NAME, description). An X-macro, so that the enum and the
+ * names cannot drift apart. The comment beside each says what the waiter's
+ * object is. */
+#define CIO__WAIT_KINDS(X)                                                                         \
+    X(YIELD, "nothing (it yielded)")     /* NULL: it is ready again */                             \
+    X(SLEEP, "a sleep")                  /* NULL: its own timer */                                 \
+    X(READABLE, "a readable descriptor") /* the fd, as intptr_t */                                 \
+    X(WRITABLE, "a writable descriptor") /* the fd, as intptr_t */                                 \
+    X(TASK, "a task")                    /* the awaited task (or the first of several) */          \
+    X(THREAD, "a thread-pool job")       /* the job */                                             \
+    X(EVENT, "an event")                 /* the cio_event */                                       \
+    X(LOCK, "a lock")                    /* the cio_lock */                                        \
+    X(COND, "a condition")               /* the cio_cond */                                        \
+    X(SEM, "a semaphore")                /* the cio_sem */                                         \
+    X(BARRIER, "a barrier")              /* the cio_barrier */                                     \
+    X(QUEUE_GET, "a queue (get)")        /* the cio_queue */                                       \
+    X(QUEUE_PUT, "a queue (put)")        /* the cio_queue */                                       \
+    X(QUEUE_JOIN, "a queue (join)")      /* the cio_queue */                                       \
+    X(FUTURE, "a future")                /* the cio_future */                                      \
+    X(GROUP, "a task group's children")  /* the cio_taskgroup */
+
 typedef enum cio__wait_kind {
-    CIO__WAIT_YIELD,    /* nothing: it yielded and is ready again */
-    CIO__WAIT_SLEEP,    /* its own timer */
-    CIO__WAIT_READABLE, /* object: the fd, as intptr_t */
-    CIO__WAIT_WRITABLE, /* object: the fd, as intptr_t */
-    CIO__WAIT_TASK,     /* object: the awaited task (or the first of several) */
-    CIO__WAIT_THREAD,   /* object: the thread-pool job */
+#define CIO__WAIT_KIND_ENUM(name, text) CIO__WAIT_##name,
+    CIO__WAIT_KINDS(CIO__WAIT_KIND_ENUM)
+#undef CIO__WAIT_KIND_ENUM
 } cio__wait_kind;
+
+/* "a lock", "a readable descriptor"...: for dumps and reports. */
+const char *cio__wait_kind_name(cio__wait_kind kind);
+
+/* Why a task's suspending calls return -ECANCELED (cio_task.cancel_requested
+ * is a set of these). CANCEL_TASK is cio_cancel, and stays. CANCEL_GROUP is
+ * set while a task group this task created is failing and the task has not
+ * yet reached cio_taskgroup_wait, which lifts it (group.c): the group
+ * interrupts the parent's own work, not the parent itself. */
+enum { CIO__CANCEL_TASK = 1, CIO__CANCEL_GROUP = 2 };
 
 typedef struct cio__waiter cio__waiter;
 
@@ -80,12 +108,16 @@ struct cio_task {
     int result;
     /* Life cycle (cio__task_state). */
     uint8_t state;
-    /* cio_cancel was called: every unshielded wait returns -ECANCELED. */
-    bool cancel_requested;
+    /* Non-zero: every unshielded wait returns -ECANCELED. CIO__CANCEL_TASK
+     * (cio_cancel was called) and/or CIO__CANCEL_GROUP (see that enum). */
+    uint8_t cancel_requested;
     /* cio_detach was called: free the task when it finishes. */
     bool detached;
     /* How many shields are open: cancellation is held back while > 0. */
     uint16_t shield_depth;
+    /* How many task groups this task created are failing and not yet
+     * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
+    uint16_t failing_groups;
     union {
         /* While not done: the effective deadline of the open timeout scopes,
          * in ns (INT64_MAX: none), the minimum over the scopes entered since
@@ -100,7 +132,9 @@ struct cio_task {
     /* The wait this task is parked in; NULL while running or ready. */
     cio__waiter *waiter;
     /* The waiter of the task that awaits this one (cio_await, cio_gather,
-     * cio_wait_any), woken when this task finishes. */
+     * cio_wait_any), woken when this task finishes; for a task group's
+     * child, the group's waiter (kind CIO__WAIT_GROUP), which is told
+     * through cio__group_child_done instead. */
     cio__waiter *awaiter;
     /* The stack, taken when the task first runs; its size as asked
      * (normalized) is kept in it until then. */
@@ -133,6 +167,14 @@ void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
  * -ECANCELED if cancelled (unshielded), -ETIMEDOUT past the scopes'
  * deadline, else 0. */
 int cio__sched_checkpoint(void);
+
+/* A task group that `parent` created started failing: the parent's
+ * suspending calls return -ECANCELED, the current one included, until
+ * cio__sched_group_lift. Counted, for nested groups. */
+void cio__sched_group_cancel(struct cio_task *parent);
+/* The parent reached cio_taskgroup_wait of a failing group: that group no
+ * longer cancels it (a cio_cancel, or another failing group, still does). */
+void cio__sched_group_lift(struct cio_task *parent);
 
 /* Appends a runnable to the ready queue. */
 void cio__sched_push(cio__runnable *r);
@@ -169,10 +211,18 @@ int cio__task_check_awaitable(struct cio_task *t, const char *fn);
 /* Aborts, naming fn, if t was already released (awaited, gathered or
  * detached) and its struct not yet reused. */
 void cio__task_check_handle(const struct cio_task *t, const char *fn);
+/* Calls fn on every task struct handed out and not yet freed (the deadlock
+ * report walks them). */
+void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t));
 /* Cancels every task that has not finished (cio_run's shutdown). */
 void cio__task_cancel_all(struct cio_loop *loop);
 /* Frees every task struct still allocated, then the blocks they came in
  * (loop close). */
 void cio__task_blocks_free(struct cio_loop *loop);
+
+/* In group.c, used by task.c: a child of a task group finished. A group
+ * child's awaiter is the group's own waiter (kind CIO__WAIT_GROUP), which
+ * is how cio__task_finish tells a child from an awaited task. */
+void cio__group_child_done(cio__waiter *group_waiter, struct cio_task *child);
 
 #endif

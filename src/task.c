@@ -62,8 +62,7 @@ static cio_task *task_alloc(cio_loop *loop)
     return loop->task_bump++;
 }
 
-/* Calls fn on every task struct handed out and not freed. */
-static void for_each_task(cio_loop *loop, void (*fn)(cio_task *t))
+void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t))
 {
     for (size_t b = 0; b < loop->ntask_blocks; b++) {
         cio_task *block = loop->task_blocks[b];
@@ -92,13 +91,13 @@ static void cancel_unfinished(cio_task *t)
         cio_cancel(t);
 }
 
-void cio__task_cancel_all(cio_loop *loop) { for_each_task(loop, cancel_unfinished); }
+void cio__task_cancel_all(cio_loop *loop) { cio__task_for_each(loop, cancel_unfinished); }
 
 static void free_name(cio_task *t) { free(t->name); }
 
 void cio__task_blocks_free(cio_loop *loop)
 {
-    for_each_task(loop, free_name);
+    cio__task_for_each(loop, free_name);
     for (size_t i = 0; i < loop->ntask_blocks; i++)
         munmap(loop->task_blocks[i], TASK_BLOCK_BYTES);
     free(loop->task_blocks);
@@ -147,6 +146,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->state = CIO__TASK_NEW;
     t->detached = false;
     t->shield_depth = 0;
+    t->failing_groups = 0;
     t->deadline = INT64_MAX;
     t->scope = NULL;
     t->waiter = NULL;
@@ -158,7 +158,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     memset(&t->ctx, 0, sizeof t->ctx);
     /* Tasks created while cio_run shuts down are cancelled from birth, so
      * that shutdown cannot be outrun. */
-    t->cancel_requested = loop->closing;
+    t->cancel_requested = loop->closing ? CIO__CANCEL_TASK : 0;
     loop->live_tasks++;
     loop->pending_tasks++;
     cio__sched_push(&t->run);
@@ -180,7 +180,10 @@ void cio__task_finish(cio_task *t, int result)
     cio__waiter *w = t->awaiter;
     if (w) {
         t->awaiter = NULL;
-        cio__wake(w, result);
+        if (w->kind == CIO__WAIT_GROUP)
+            cio__group_child_done(w, t);
+        else
+            cio__wake(w, result);
     }
     /* A detached task that never got a stack can go now; one with a stack
      * goes once execution has left that stack (scheduler.c). */
@@ -294,6 +297,14 @@ bool cio_task_done(const cio_task *t)
 }
 
 cio_task *cio_current_task(void) { return cio__loop ? cio__loop->current : NULL; }
+
+size_t cio_task_stack_size(const cio_task *t)
+{
+    if (!t)
+        return 0;
+    cio__task_check_handle(t, "cio_task_stack_size");
+    return t->stack.size;
+}
 
 const char *cio_task_name(const cio_task *t)
 {

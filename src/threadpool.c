@@ -132,6 +132,8 @@ int cio__job_run(cio__job *job)
     pthread_mutex_unlock(&pool.lock);
 
     int interrupted = 0;
+    /* A worker will post the job back: the loop is not deadlocked meanwhile. */
+    loop->wake_sources++;
     while (!job->finished) {
         cio__waiter w;
         cio__waiter_init(&w, CIO__WAIT_THREAD, job, NULL);
@@ -144,6 +146,7 @@ int cio__job_run(cio__job *job)
         if (woke && !interrupted)
             interrupted = woke;
     }
+    loop->wake_sources--;
     return interrupted;
 }
 
