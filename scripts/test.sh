@@ -70,16 +70,17 @@ check_install() {
     echo "== install: pkg-config --cflags --libs cio =="
     local prefix
     prefix=$(mktemp -d)
+    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/$(gcc -print-multiarch)/pkgconfig"
     if cmake --install build-test --prefix "$prefix" >/dev/null &&
-        PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/$(gcc -print-multiarch)/pkgconfig" \
-            sh -c 'cc -o "$1/concurrent" examples/concurrent.c $(pkg-config --cflags --libs --static cio)' sh "$prefix" &&
-        "$prefix/concurrent" | grep -q "Total: 2.0 seconds"; then
+        sh -c 'cc -o "$1/concurrent" examples/concurrent.c $(pkg-config --cflags --libs cio)' sh "$prefix" &&
+        LD_LIBRARY_PATH=$(pkg-config --variable=libdir cio) "$prefix/concurrent" | grep -q "Total: 2.0 seconds"; then
         echo "   installed header, libraries and cio.pc build and run the example"
         total_passed=$((total_passed + 1))
     else
         failed_stages+=("install")
         total_failed=$((total_failed + 1))
     fi
+    unset PKG_CONFIG_PATH
     rm -rf "$prefix"
     echo "== the shared library exports only cio_* =="
     local stray
