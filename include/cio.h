@@ -49,8 +49,27 @@ extern "C" {
  * range, so it can never be confused with a system error. */
 #define CIO_EOF (-4095 - 1)
 
+/* Name-resolution failures (getaddrinfo's EAI_* codes), as negative codes
+ * below CIO_EOF: X(name, offset, description), so that the codes and the
+ * names cio_strerror gives them are made from one list and cannot drift.
+ * EAI_MEMORY and EAI_SYSTEM are reported as -ENOMEM and -errno instead. */
+#define CIO_EAI_MAP(X)                                                                             \
+    X(ADDRFAMILY, 1, "the host has no address in the requested family")                           \
+    X(AGAIN, 2, "temporary failure in name resolution")                                           \
+    X(BADFLAGS, 3, "invalid flags in the resolver hints")                                         \
+    X(FAIL, 4, "non-recoverable failure in name resolution")                                      \
+    X(FAMILY, 5, "address family not supported by the resolver")                                  \
+    X(NODATA, 6, "the host has no address")                                                       \
+    X(NONAME, 7, "name or service not known")                                                     \
+    X(SERVICE, 8, "service not available for the socket type")                                    \
+    X(SOCKTYPE, 9, "socket type not supported by the resolver")
+
+#define CIO_EAI_ENUM_ENTRY(name, offset, text) CIO_EAI_##name = CIO_EOF - (offset),
+enum cio_eai_code { CIO_EAI_MAP(CIO_EAI_ENUM_ENTRY) };
+#undef CIO_EAI_ENUM_ENTRY
+
 /* A short English name for any code the library returns (negative errno,
- * CIO_EOF). Never NULL; unknown codes give "unknown error". */
+ * CIO_EOF, CIO_EAI_*). Never NULL; unknown codes give "unknown error". */
 CIO_EXTERN const char *cio_strerror(int code);
 
 /* ----------------------------------------------------------------- running */
@@ -588,6 +607,282 @@ CIO_EXTERN ssize_t cio_sendto(int fd, const void *buf, size_t n, const struct so
  * the loop caches what kind of file a descriptor is.
  * Returns: 0; -EBADF. Suspends: no. */
 CIO_EXTERN int cio_close(int fd);
+
+/* ------------------------------------------------------------- networking */
+
+struct addrinfo;
+
+/* getaddrinfo(3) that does not block the loop: the lookup runs on the
+ * thread pool, in a lane of its own (two workers), so that slow DNS delays
+ * only other lookups, never file I/O or cio_to_thread.
+ * Returns: 0 and *res (free it with freeaddrinfo); -EINVAL (NULL res, or
+ *   both host and service NULL); a negative CIO_EAI_* code for resolver
+ *   failures (CIO_EAI_NONAME: unknown host or service); -ENOMEM; -errno.
+ * Suspends: yes.
+ * Cancellation: a running lookup cannot be interrupted (glibc offers no
+ *   way): the call still waits for it, frees its result and then returns
+ *   -ECANCELED (-ETIMEDOUT). A lookup against unreachable DNS servers takes
+ *   the resolver's own timeout (resolv.conf, RES_OPTIONS).
+ * Ownership: *res is the caller's. */
+CIO_EXTERN int cio_getaddrinfo(const char *host, const char *service,
+                               const struct addrinfo *hints, struct addrinfo **res);
+
+/* Connects a TCP socket to host:port, trying every address the name has,
+ * IPv6 and IPv4 interleaved, with Happy Eyeballs (RFC 8305): the next
+ * attempt starts 250 ms after the previous one (at once if it fails), the
+ * attempts race, the first connection made wins and the others are closed.
+ * TCP_NODELAY is set on the result.
+ * Returns: the connected descriptor (non-blocking, close-on-exec); -EINVAL
+ *   for a NULL host or port; resolver errors as cio_getaddrinfo's; else the
+ *   error of the last attempt to fail (-ECONNREFUSED, -ENETUNREACH...).
+ * Suspends: yes.
+ * Cancellation: every attempt is stopped and its socket closed.
+ * Ownership: the caller closes the descriptor (cio_close). */
+CIO_EXTERN int cio_tcp_connect(const char *host, const char *port);
+
+/* Options of cio_tcp_listen_opts; zero means the default. */
+typedef struct cio_listen_opts {
+    /* listen(2)'s backlog; 0: SOMAXCONN. */
+    int backlog;
+    /* Set SO_REUSEPORT, so that several sockets (processes, threads with a
+     * loop each) can listen on the same port and the kernel spreads the
+     * connections among them. */
+    bool reuse_port;
+} cio_listen_opts;
+
+/* A TCP socket listening on host:port, SO_REUSEADDR set. host NULL: every
+ * local address (the wildcard); port "0": any free port (see
+ * cio_local_port). Binds the first address the name resolves to that can
+ * be bound.
+ * Returns: the listening descriptor (non-blocking, close-on-exec); -EINVAL
+ *   for a NULL port or a negative backlog; resolver errors as
+ *   cio_getaddrinfo's (a port that is not a number or a service name, or is
+ *   above 65535: CIO_EAI_SERVICE or CIO_EAI_NONAME); -EADDRINUSE...
+ * Suspends: yes (the lookup). Cancellation: nothing is left open.
+ * Ownership: the caller closes the descriptor (cio_close). */
+CIO_EXTERN int cio_tcp_listen(const char *host, const char *port, int backlog);
+CIO_EXTERN int cio_tcp_listen_opts(const char *host, const char *port,
+                                   const cio_listen_opts *opts);
+
+/* Connects to / listens on a Unix stream socket at a file-system path. The
+ * listener does not remove a file already at the path (-EADDRINUSE) nor
+ * the one it makes (unlink it when done).
+ * Returns: the descriptor (non-blocking, close-on-exec); -EINVAL for a NULL
+ *   or empty path or a negative backlog; -ENAMETOOLONG for a path longer
+ *   than sockaddr_un holds; -ENOENT, -ECONNREFUSED, -EADDRINUSE...
+ * Suspends: cio_unix_connect yes (a full backlog); cio_unix_listen no. */
+CIO_EXTERN int cio_unix_connect(const char *path);
+CIO_EXTERN int cio_unix_listen(const char *path, int backlog);
+
+/* A UDP socket bound to host:port (host NULL: the wildcard; port "0": any
+ * free port), for cio_recvfrom / cio_sendto; or one connected to
+ * host:port (bound to a free local port), for cio_read / cio_write of
+ * whole datagrams.
+ * Returns: the descriptor (non-blocking, close-on-exec); -EINVAL for a
+ *   NULL port (or host, to connect); resolver errors as cio_getaddrinfo's.
+ * Suspends: yes (the lookup). */
+CIO_EXTERN int cio_udp_bind(const char *host, const char *port);
+CIO_EXTERN int cio_udp_connect(const char *host, const char *port);
+
+/* The local port an IPv4 or IPv6 socket is bound to.
+ * Returns: the port (0: not bound yet); -EBADF; -ENOTSOCK; -EAFNOSUPPORT for
+ *   a socket of another family (Unix). Suspends: no. */
+CIO_EXTERN int cio_local_port(int fd);
+
+/* ---------------------------------------------------------------- streams */
+
+/* A buffered byte stream over a connection (asyncio's StreamReader and
+ * StreamWriter in one object). The stream is an interface: a plain socket
+ * or pipe today, TLS behind the same calls. One task may read while
+ * another writes; two tasks reading (or two writing) at once interleave
+ * their data in an unspecified order. */
+typedef struct cio_stream cio_stream;
+
+/* The default high-water mark of the write buffer (asyncio's). */
+#define CIO_STREAM_HIGH_WATER (64u * 1024u)
+
+/* Wraps a connected descriptor (socket, pipe, terminal) in a stream.
+ * Returns: the stream; NULL with errno EINVAL (fd < 0) or ENOMEM.
+ * Ownership: the stream owns fd from here on, even on failure (it is then
+ *   closed): release both with cio_stream_close. */
+CIO_EXTERN cio_stream *cio_stream_new(int fd);
+
+/* cio_tcp_connect, wrapped in a stream.
+ * Returns: the stream; NULL with errno set to the positive form of
+ *   cio_tcp_connect's error (or, for a resolver failure, EHOSTUNREACH —
+ *   errno cannot hold a CIO_EAI_* code; cio_tcp_connect gives the detail).
+ * Suspends: yes. Cancellation: NULL, errno ECANCELED, nothing left open.
+ * Ownership: the caller closes the stream (cio_stream_close). */
+CIO_EXTERN cio_stream *cio_open_connection(const char *host, const char *port);
+
+/* Reads up to n bytes: what the buffer holds, else what one read of the
+ * connection gives.
+ * Returns: the count, 0 at end of stream (or n == 0); -EINVAL for a NULL
+ *   buf; -ECONNRESET, -errno.
+ * Suspends: while nothing is buffered and nothing arrives.
+ * Cancellation: nothing is consumed. */
+CIO_EXTERN ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n);
+
+/* Reads exactly n bytes.
+ * Returns: n; CIO_EOF if the stream ends first; -errno. On any error the
+ *   bytes that did arrive stay in the stream for the next read.
+ * Suspends: until n bytes are there. Cancellation: nothing is consumed.
+ * Memory: the stream buffers up to n bytes. */
+CIO_EXTERN ssize_t cio_stream_readexactly(cio_stream *s, void *buf, size_t n);
+
+/* Reads one line, '\n' included, and NUL-terminates it in buf (so a line
+ * takes its length + 1 bytes of cap).
+ * Returns: the line's length; 0 at a clean end of stream (nothing left);
+ *   CIO_EOF if the stream ends inside a line; -ENOBUFS if the line does not
+ *   fit in cap; -EINVAL for a NULL buf or cap 0; -errno. On CIO_EOF and
+ *   -ENOBUFS (and every other error) the bytes stay in the stream: read them
+ *   with cio_stream_read, or a larger buffer.
+ * Suspends: until a whole line is there. Cancellation: nothing consumed. */
+CIO_EXTERN ssize_t cio_stream_readline(cio_stream *s, char *buf, size_t cap);
+
+/* Reads up to and including the separator sep[0..seplen) (not
+ * NUL-terminated).
+ * Returns: the length, separator included; CIO_EOF if the stream ends
+ *   first; -ENOBUFS if no separator is within the first cap bytes; -EINVAL
+ *   for a NULL or empty separator or NULL buf; -errno. Nothing is consumed
+ *   on any error.
+ * Suspends: until the separator is there. Cancellation: nothing consumed. */
+CIO_EXTERN ssize_t cio_stream_readuntil(cio_stream *s, const void *sep, size_t seplen,
+                                        void *buf, size_t cap);
+
+/* Queues n bytes for sending: what the connection takes at once goes out
+ * now, the rest is buffered and sent in the background by a flusher task.
+ * Suspends only while the unsent data is above the high-water mark, until
+ * it is back under a quarter of it (backpressure): memory stays bounded
+ * however much a slow peer leaves unread.
+ * Returns: 0; -EPIPE after cio_stream_write_eof (or the peer has gone);
+ *   the error that stopped the background sending (-ECONNRESET...), which
+ *   every later write and drain returns too; -EINVAL for a NULL buf.
+ * Suspends: above the high-water mark.
+ * Cancellation: returns -ECANCELED; the part of buf already queued is sent
+ *   (how much is not reported, as with any interrupted stream write). */
+CIO_EXTERN int cio_stream_write(cio_stream *s, const void *buf, size_t n);
+
+/* Sets the high-water mark of the write buffer (0: the default,
+ * CIO_STREAM_HIGH_WATER). Returns 0; -EINVAL for a NULL stream. */
+CIO_EXTERN int cio_stream_set_high_water(cio_stream *s, size_t bytes);
+
+/* Waits until every byte written has been handed to the kernel.
+ * Returns: 0; the sending error. Suspends: yes, while data is buffered. */
+CIO_EXTERN int cio_stream_drain(cio_stream *s);
+
+/* Half-close: drains, then tells the peer no more data comes (shutdown
+ * SHUT_WR on a socket; a pipe's end is closed). Reading goes on.
+ * Returns: 0; -EPIPE if already done; the drain's error. Suspends: yes. */
+CIO_EXTERN int cio_stream_write_eof(cio_stream *s);
+
+/* Flushes what is buffered (best effort), closes the connection and frees
+ * the stream — in every case, whatever it returns.
+ * Returns: 0; the error that kept buffered data from going out (then
+ *   discarded): -ECANCELED, -ETIMEDOUT, -EPIPE... Suspends: while
+ *   flushing. Not for the streams of a cio_process (freed with it). */
+CIO_EXTERN int cio_stream_close(cio_stream *s);
+
+/* The stream's descriptor (-1 once a pipe's write end was closed by
+ * cio_stream_write_eof). For socket options and the like: reading or
+ * writing it directly bypasses the stream's buffers. */
+CIO_EXTERN int cio_stream_fd(const cio_stream *s);
+
+/* ----------------------------------------------------------------- servers */
+
+typedef struct cio_server cio_server;
+
+/* A connection handler: runs as a task of its own per connection; the
+ * server closes the stream when it returns (do not close it yourself). */
+typedef int (*cio_conn_fn)(cio_stream *s, void *arg);
+
+/* asyncio.start_server: listens on host:port (as cio_tcp_listen) and runs
+ * handler(stream, arg) as a new task for each connection, so a slow or
+ * silent client holds up only its own task. When accept fails for lack of
+ * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the server stops
+ * accepting for a back-off (10 ms doubling to 1 s, cut short when one of
+ * its connections closes) instead of spinning, and serves again once
+ * descriptors are free.
+ * Returns: the server; NULL with errno EINVAL (NULL handler or port),
+ *   EPERM outside a task, the listen error as a positive errno (a resolver
+ *   failure as EHOSTUNREACH).
+ * Suspends: yes (the lookup).
+ * Ownership: end it with cio_server_close before the loop ends. */
+CIO_EXTERN cio_server *cio_start_server(const char *host, const char *port,
+                                        cio_conn_fn handler, void *arg);
+
+/* The port the server listens on (useful with port "0"). Suspends: no. */
+CIO_EXTERN int cio_server_port(const cio_server *srv);
+
+/* Stops accepting, closes the listener, cancels every handler and waits for
+ * them to finish (their streams closed), then frees the server.
+ * Returns: 0; -EINVAL for NULL; -EPERM outside a task.
+ * Suspends: until the handlers have finished.
+ * Cancellation: held back until the server is fully closed (it must not be
+ *   left half-closed); then -ECANCELED. */
+CIO_EXTERN int cio_server_close(cio_server *srv);
+
+/* -------------------------------------------------- processes and signals */
+
+typedef struct cio_process cio_process;
+
+typedef struct cio_process_opts {
+    /* Make a pipe for the child's stdin / stdout / stderr, reachable as a
+     * stream; false: the child shares the parent's. */
+    bool pipe_stdin, pipe_stdout, pipe_stderr;
+} cio_process_opts;
+
+/* Starts argv[0] (searched in PATH) with argv, through posix_spawn. The
+ * child gets default dispositions for every signal (SIGPIPE included) and
+ * an empty signal mask, whatever the loop's thread blocks; it inherits no
+ * descriptor of the loop (all are close-on-exec). Its exit is noticed
+ * through a pidfd: no SIGCHLD handler is installed, and a handler the
+ * application has is left alone (one that reaps every child with waitpid(-1)
+ * would take the status from us: cio_process_wait then gives -ECHILD).
+ * Returns: the process; NULL with errno EINVAL (NULL or empty argv), EPERM
+ *   outside a loop, ENOENT (no such program), ENOMEM, EMFILE...
+ * Suspends: no.
+ * Ownership: cio_process_free releases it and its streams. */
+CIO_EXTERN cio_process *cio_process_spawn(const char *const argv[], const cio_process_opts *opts);
+
+/* The ends of the child's pipes, or NULL where the options asked for none.
+ * Owned by the process (do not cio_stream_close them): end the child's
+ * input with cio_stream_write_eof. */
+CIO_EXTERN cio_stream *cio_process_stdin(cio_process *p);
+CIO_EXTERN cio_stream *cio_process_stdout(cio_process *p);
+CIO_EXTERN cio_stream *cio_process_stderr(cio_process *p);
+
+/* Waits for the child to exit and reaps it; any number of calls.
+ * Returns: its exit status (0-255, as WEXITSTATUS), or 128 + the signal
+ *   that killed it (as a shell's $?); -ECHILD if someone else reaped it.
+ * Suspends: until it exits. Cancellation: the child runs on; wait again. */
+CIO_EXTERN int cio_process_wait(cio_process *p);
+
+/* Sends signo to the child (through its pidfd, so never to a recycled pid).
+ * Returns: 0; -ESRCH once it has been reaped; -EINVAL. Suspends: no. */
+CIO_EXTERN int cio_process_kill(cio_process *p, int signo);
+
+/* The child's process id. */
+CIO_EXTERN int cio_process_pid(const cio_process *p);
+
+/* Closes the streams (unsent data is dropped: drain first) and the pidfd,
+ * and frees p. A child not yet waited for runs on, unwatched, and stays a
+ * zombie after it exits until the process ends or reaps it. NULL: no-op.
+ * Suspends: no. */
+CIO_EXTERN void cio_process_free(cio_process *p);
+
+/* Suspends until signo is delivered to the process or to the loop's thread
+ * (through a signalfd). From the first call in a loop, signo stays blocked
+ * on the loop's thread until cio_run returns (cio_run then restores the
+ * thread's mask, and a signal still pending is delivered as usual): no
+ * arrival between two waits is lost, it is pending for the next one. A
+ * process-directed signal (kill, a terminal's ^C) goes to any thread that
+ * does not block it: block signo in the application's other threads too.
+ * One arrival wakes one waiting task (standard signals do not queue).
+ * Returns: 0; -EINVAL for a signal that cannot be caught (SIGKILL, SIGSTOP,
+ *   out of range). Suspends: yes.
+ * Cancellation: the signal, if it arrives later, stays pending. */
+CIO_EXTERN int cio_signal_wait(int signo);
 
 /* ----------------------------------------------------------------- threads */
 

@@ -1,4 +1,5 @@
-/* errors.c — names for every code the library returns, and the loud abort.
+/* errors.c — names for every code the library returns (errno, CIO_EOF and
+ * the resolver's CIO_EAI_* from cio.h's list), and the loud abort.
  */
 #include "internal.h"
 
@@ -8,8 +9,17 @@
 
 const char *cio_strerror(int code)
 {
-    if (code == CIO_EOF)
+    switch (code) {
+    case CIO_EOF:
         return "end of stream before the requested data";
+#define EAI_NAME(name, offset, text)                                                               \
+    case CIO_EAI_##name:                                                                           \
+        return text;
+        CIO_EAI_MAP(EAI_NAME)
+#undef EAI_NAME
+    default:
+        break;
+    }
     if (code >= 0)
         return "success";
     if (code < -4095)

@@ -169,6 +169,7 @@ int cio_close(int fd)
         (void)set_watched(loop, fd, st, 0);
         st->watched = 0;
         st->kind = CIO__FD_UNKNOWN;
+        st->drained = false;
         wake_all(&st->readers, -EBADF);
         wake_all(&st->writers, -EBADF);
     }

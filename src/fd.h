@@ -20,6 +20,10 @@ typedef struct cio__fd_state {
     uint8_t watched;
     /* enum cio__fd_kind. */
     uint8_t kind;
+    /* fdio.c: the last cio_read was short, so it emptied the descriptor;
+     * the next one waits for readability before reading rather than make
+     * a read that would only say EAGAIN. */
+    bool drained;
 } cio__fd_state;
 
 /* Blocks of states, so that a state never moves while waiters link to it. */
@@ -42,5 +46,10 @@ int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev);
 
 /* Called by the backend for each descriptor the OS reports. */
 void cio__fd_ready(int fd, unsigned events);
+
+/* fdio.c: takes the SIGPIPE that a write meeting EPIPE raised (blocked on
+ * the loop's thread) off the thread's pending set. For every write(2) to a
+ * pipe or socket made outside cio_write (stream.c's non-suspending one). */
+void cio__fdio_consume_sigpipe(void);
 
 #endif

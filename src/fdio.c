@@ -30,7 +30,7 @@ static cio__fd_state *begin(int fd, int *err)
     return cio__fd_get(fd, err);
 }
 
-static void consume_sigpipe(void)
+void cio__fdio_consume_sigpipe(void)
 {
     sigset_t pipe_set;
     sigemptyset(&pipe_set);
@@ -129,10 +129,22 @@ ssize_t cio_read(int fd, void *buf, size_t n)
         return -EINVAL;
     if (st->kind == CIO__FD_FILE)
         return file_io(fd, buf, NULL, false, n, 0);
+    /* What an edge-triggered server does with a short read (W5's
+     * reference): take it as "empty", and wait before reading again. The
+     * backend is level-triggered, so data that came meanwhile is reported
+     * at the next poll; the read that would only have said EAGAIN (a
+     * system call per request-reply exchange) is saved. */
+    if (st->drained) {
+        st->drained = false;
+        if ((err = cio__fd_wait(fd, st, CIO__EV_READ)))
+            return err;
+    }
     for (;;) {
         ssize_t r = read(fd, buf, n);
-        if (r >= 0)
+        if (r >= 0) {
+            st->drained = r > 0 && (size_t)r < n;
             return r;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -162,7 +174,7 @@ ssize_t cio_write(int fd, const void *buf, size_t n)
         if (errno == EINTR)
             continue;
         if (errno == EPIPE) {
-            consume_sigpipe();
+            cio__fdio_consume_sigpipe();
             return -EPIPE;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)

@@ -1,12 +1,14 @@
-/* threadpool.c — the worker threads, their queue, and cio_to_thread.
+/* threadpool.c — the worker threads, their queues, and cio_to_thread.
  *
- * Owns the pool (process-wide, started on first use, CIO_THREADPOOL_SIZE
- * workers) and the hand-over of jobs in both directions: loop → worker
- * through the pool queue, worker → loop through the loop's posted queue
- * (callback.c), which wakes a loop blocked in the OS.
+ * Owns the pool (process-wide, started on first use) and the hand-over of
+ * jobs in both directions: loop → worker through a lane's queue, worker →
+ * loop through the loop's posted queue (callback.c), which wakes a loop
+ * blocked in the OS. Each lane has its own queue and workers
+ * (CIO_THREADPOOL_SIZE for general work, RESOLVER_WORKERS for name
+ * lookups), so a lane full of slow jobs never delays another lane's.
  *
  * Lock order: pool.lock, then (inside cio__post) the loop's posted lock;
- * never the other way. Invariant: a job is on the pool queue, or being run
+ * never the other way. Invariant: a job is on its lane's queue, or being run
  * by exactly one worker, or posted back; its memory (on the submitting
  * task's stack) stays valid until the loop sets job->finished.
  */
@@ -21,25 +23,38 @@
 
 #define DEFAULT_WORKERS 4
 #define MAX_WORKERS 256
+/* Lookups mostly wait on the network: two at a time keeps a burst of slow
+ * ones from piling up threads, and they cannot take the general lane's. */
+#define RESOLVER_WORKERS 2
+
+typedef struct pool_lane {
+    /* Signalled (under pool.lock) when a job is queued in this lane. */
+    pthread_cond_t nonempty;
+    /* The lane's FIFO of queued jobs, linked through job->next. */
+    cio__job *head, *tail;
+    /* Workers started for this lane (0 until its first job). */
+    unsigned workers;
+} pool_lane;
 
 static struct {
+    /* Guards every lane's queue and worker count. */
     pthread_mutex_t lock;
-    pthread_cond_t nonempty;
-    cio__job *head, *tail;
-    unsigned workers;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+    pool_lane lanes[CIO__LANE_COUNT];
+} pool = {PTHREAD_MUTEX_INITIALIZER,
+          {{PTHREAD_COND_INITIALIZER, NULL, NULL, 0}, {PTHREAD_COND_INITIALIZER, NULL, NULL, 0}}};
+_Static_assert(CIO__LANE_COUNT == 2, "one initializer above per lane");
 
-static void *worker_main(void *unused)
+static void *worker_main(void *lane_arg)
 {
-    (void)unused;
+    pool_lane *lane = lane_arg;
     for (;;) {
         pthread_mutex_lock(&pool.lock);
-        while (!pool.head)
-            pthread_cond_wait(&pool.nonempty, &pool.lock);
-        cio__job *job = pool.head;
-        pool.head = job->next;
-        if (!pool.head)
-            pool.tail = NULL;
+        while (!lane->head)
+            pthread_cond_wait(&lane->nonempty, &pool.lock);
+        cio__job *job = lane->head;
+        lane->head = job->next;
+        if (!lane->head)
+            lane->tail = NULL;
         pthread_mutex_unlock(&pool.lock);
         job->work(job);
         cio__post(job->loop, &job->done);
@@ -47,8 +62,10 @@ static void *worker_main(void *unused)
     return NULL;
 }
 
-static unsigned configured_workers(void)
+static unsigned configured_workers(unsigned lane)
 {
+    if (lane == CIO__LANE_RESOLVER)
+        return RESOLVER_WORKERS;
     const char *env = getenv("CIO_THREADPOOL_SIZE");
     if (!env || !*env)
         return DEFAULT_WORKERS;
@@ -66,20 +83,23 @@ static unsigned configured_workers(void)
 static void pool_reset_in_child(void)
 {
     pthread_mutex_init(&pool.lock, NULL);
-    pthread_cond_init(&pool.nonempty, NULL);
-    pool.head = pool.tail = NULL;
-    pool.workers = 0;
+    for (unsigned i = 0; i < CIO__LANE_COUNT; i++) {
+        pthread_cond_init(&pool.lanes[i].nonempty, NULL);
+        pool.lanes[i].head = pool.lanes[i].tail = NULL;
+        pool.lanes[i].workers = 0;
+    }
 }
 
-/* Starts the workers on first use. Called with pool.lock held. */
-static int start_workers(void)
+/* Starts a lane's workers on its first use. Called with pool.lock held. */
+static int start_workers(unsigned lane_index)
 {
     static bool fork_handler_set;
-    if (pool.workers)
+    pool_lane *lane = &pool.lanes[lane_index];
+    if (lane->workers)
         return 0;
     if (!fork_handler_set && pthread_atfork(NULL, NULL, pool_reset_in_child) == 0)
         fork_handler_set = true;
-    unsigned want = configured_workers();
+    unsigned want = configured_workers(lane_index);
     /* Workers take no signals: those belong to the application's threads. */
     sigset_t all, old;
     sigfillset(&all);
@@ -89,13 +109,13 @@ static int start_workers(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     for (unsigned i = 0; i < want; i++) {
         pthread_t th;
-        if (pthread_create(&th, &attr, worker_main, NULL) != 0)
+        if (pthread_create(&th, &attr, worker_main, lane) != 0)
             break;
-        pool.workers++;
+        lane->workers++;
     }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return pool.workers ? 0 : -EAGAIN;
+    return lane->workers ? 0 : -EAGAIN;
 }
 
 static void job_done(void *arg)
@@ -117,18 +137,20 @@ int cio__job_run(cio__job *job)
     job->waiter = NULL;
     job->done = (cio__posted){.cb = job_done, .arg = job, .owned = false};
 
+    CIO__ASSERT(job->lane < CIO__LANE_COUNT);
+    pool_lane *lane = &pool.lanes[job->lane];
     pthread_mutex_lock(&pool.lock);
-    int err = start_workers();
+    int err = start_workers(job->lane);
     if (err) {
         pthread_mutex_unlock(&pool.lock);
         return err;
     }
-    if (pool.tail)
-        pool.tail->next = job;
+    if (lane->tail)
+        lane->tail->next = job;
     else
-        pool.head = job;
-    pool.tail = job;
-    pthread_cond_signal(&pool.nonempty);
+        lane->head = job;
+    lane->tail = job;
+    pthread_cond_signal(&lane->nonempty);
     pthread_mutex_unlock(&pool.lock);
 
     int interrupted = 0;

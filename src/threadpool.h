@@ -1,6 +1,6 @@
 /* threadpool.h — work that must not run on the loop's thread (regular-file
- * I/O, cio_to_thread) goes to a pool of worker threads shared by every loop
- * in the process.
+ * I/O, cio_to_thread, name lookups) goes to a pool of worker threads shared
+ * by every loop in the process, in lanes that do not share workers.
  */
 #ifndef CIO_THREADPOOL_H
 #define CIO_THREADPOOL_H
@@ -10,11 +10,23 @@
 
 typedef struct cio__job cio__job;
 
+/* The lanes of the pool: each has its own workers and queue, so that a slow
+ * kind of job cannot starve the others. */
+enum cio__job_lane {
+    CIO__LANE_WORK = 0, /* regular files, cio_to_thread: CIO_THREADPOOL_SIZE workers */
+    CIO__LANE_RESOLVER, /* getaddrinfo (addr.c): a few workers of its own, so that
+                           slow DNS never delays file I/O */
+    CIO__LANE_COUNT,
+};
+
 struct cio__job {
     /* Runs on a worker thread. */
     void (*work)(cio__job *job);
-    /* Link in the pool's queue (pool lock). */
+    /* Link in its lane's queue (pool lock). */
     cio__job *next;
+    /* Which lane runs it (enum cio__job_lane); 0, the general one, unless
+     * the submitter sets it. */
+    uint8_t lane;
     /* Posted back to the submitting loop when work has returned. */
     cio__posted done;
     struct cio_loop *loop;
