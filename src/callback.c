@@ -261,39 +261,38 @@ int64_t cio__timers_next_deadline(void)
 
 /* ---------------------------------------------------------- public API */
 
+/* The errno for a scheduling call that cannot be made, or 0. */
+static int schedule_error(cio_cb cb)
+{
+    if (!cio__loop)
+        return EPERM;
+    return cb ? 0 : EINVAL;
+}
+
+static cio_handle no_handle(int err)
+{
+    errno = err;
+    return (cio_handle){0};
+}
+
 static cio_handle schedule_at(int64_t when, cio_cb cb, void *arg)
 {
-    cio_loop *loop = cio__loop;
-    if (!loop) {
-        errno = EPERM;
-        return (cio_handle){0};
-    }
-    if (!cb) {
-        errno = EINVAL;
-        return (cio_handle){0};
-    }
+    int err = schedule_error(cb);
+    if (err)
+        return no_handle(err);
     uint64_t id = cio__timer_start(when, cb, arg);
-    if (!id)
-        errno = ENOMEM;
-    return (cio_handle){id};
+    return id ? (cio_handle){id} : no_handle(ENOMEM);
 }
 
 cio_handle cio_call_soon(cio_cb cb, void *arg)
 {
+    int err = schedule_error(cb);
+    if (err)
+        return no_handle(err);
     cio_loop *loop = cio__loop;
-    if (!loop) {
-        errno = EPERM;
-        return (cio_handle){0};
-    }
-    if (!cb) {
-        errno = EINVAL;
-        return (cio_handle){0};
-    }
     cio__callback *r = record_new(&loop->callbacks, cb, arg);
-    if (!r) {
-        errno = ENOMEM;
-        return (cio_handle){0};
-    }
+    if (!r)
+        return no_handle(ENOMEM);
     r->state = CB_SOON;
     cio__sched_push(&r->run);
     return (cio_handle){record_id(&loop->callbacks, r)};
@@ -301,23 +300,15 @@ cio_handle cio_call_soon(cio_cb cb, void *arg)
 
 cio_handle cio_call_later(double delay, cio_cb cb, void *arg)
 {
-    if (isnan(delay)) {
-        errno = EINVAL;
-        return (cio_handle){0};
-    }
-    /* Saturate: a huge or infinite delay must not overflow into the past
-     * (and fire at once); INT64_MAX - 1 is "never", as cio_sleep has it. */
-    int64_t now = cio__clock_ns();
-    int64_t span = cio__seconds_to_ns(CIO__MAX(delay, 0.0));
-    return schedule_at(span > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + span, cb, arg);
+    if (isnan(delay))
+        return no_handle(EINVAL);
+    return schedule_at(cio__deadline_after(CIO__MAX(delay, 0.0)), cb, arg);
 }
 
 cio_handle cio_call_at(double when, cio_cb cb, void *arg)
 {
-    if (isnan(when)) {
-        errno = EINVAL;
-        return (cio_handle){0};
-    }
+    if (isnan(when))
+        return no_handle(EINVAL);
     return schedule_at(cio__seconds_to_ns(when), cb, arg);
 }
 

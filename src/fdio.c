@@ -30,6 +30,18 @@ static cio__fd_state *begin(int fd, int *err)
     return cio__fd_get(fd, err);
 }
 
+/* After a system call on a pollable descriptor failed with errno set:
+ * EINTR and EAGAIN (once the descriptor is ready for `ev`) mean "try the
+ * call again" (returns 0); anything else is the error to return. */
+static int retry_after_error(int fd, cio__fd_state *st, unsigned ev)
+{
+    if (errno == EINTR)
+        return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    return cio__fd_wait(fd, st, ev);
+}
+
 void cio__fdio_consume_sigpipe(void)
 {
     sigset_t pipe_set;
@@ -145,11 +157,7 @@ ssize_t cio_read(int fd, void *buf, size_t n)
             st->drained = r > 0 && (size_t)r < n;
             return r;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((err = cio__fd_wait(fd, st, CIO__EV_READ)))
+        if ((err = retry_after_error(fd, st, CIO__EV_READ)))
             return err;
     }
 }
@@ -171,15 +179,11 @@ ssize_t cio_write(int fd, const void *buf, size_t n)
             done += (size_t)r;
             continue;
         }
-        if (errno == EINTR)
-            continue;
         if (errno == EPIPE) {
             cio__fdio_consume_sigpipe();
             return -EPIPE;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((err = cio__fd_wait(fd, st, CIO__EV_WRITE)))
+        if ((err = retry_after_error(fd, st, CIO__EV_WRITE)))
             return err;
     }
     return (ssize_t)n;
@@ -226,11 +230,9 @@ int cio_accept(int listen_fd, struct sockaddr *addr, socklen_t *len)
         if (fd >= 0)
             return fd;
         /* A connection that died in the backlog is not the listener's error. */
-        if (errno == EINTR || errno == ECONNABORTED)
+        if (errno == ECONNABORTED)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((err = cio__fd_wait(listen_fd, st, CIO__EV_READ)))
+        if ((err = retry_after_error(listen_fd, st, CIO__EV_READ)))
             return err;
     }
 }
@@ -279,11 +281,7 @@ ssize_t cio_recvfrom(int fd, void *buf, size_t n, struct sockaddr *addr, socklen
         ssize_t r = recvfrom(fd, buf, n, 0, addr, len);
         if (r >= 0)
             return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((err = cio__fd_wait(fd, st, CIO__EV_READ)))
+        if ((err = retry_after_error(fd, st, CIO__EV_READ)))
             return err;
     }
 }
@@ -300,11 +298,7 @@ ssize_t cio_sendto(int fd, const void *buf, size_t n, const struct sockaddr *add
         ssize_t r = sendto(fd, buf, n, MSG_NOSIGNAL, addr, len);
         if (r >= 0)
             return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if ((err = cio__fd_wait(fd, st, CIO__EV_WRITE)))
+        if ((err = retry_after_error(fd, st, CIO__EV_WRITE)))
             return err;
     }
 }

@@ -101,4 +101,14 @@ static inline int64_t cio__seconds_to_ns(double s)
     return (int64_t)(s * 1e9);
 }
 
+/* The clock now plus `seconds` (>= 0), in ns; saturated short of
+ * INT64_MAX, so that a huge or infinite span means "never" instead of
+ * overflowing into the past. */
+static inline int64_t cio__deadline_after(double seconds)
+{
+    int64_t now = cio__clock_ns();
+    int64_t span = cio__seconds_to_ns(seconds);
+    return span > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + span;
+}
+
 #endif

@@ -313,9 +313,7 @@ int cio_sleep(double seconds)
         return err;
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_SLEEP, NULL, NULL);
-    int64_t now = cio__clock_ns();
-    int64_t span = cio__seconds_to_ns(seconds);
-    w.own_deadline = span > INT64_MAX - now ? INT64_MAX - 1 : now + span;
+    w.own_deadline = cio__deadline_after(seconds);
     return cio__wait(&w);
 }
 
