@@ -203,6 +203,8 @@ def main():
     print("so peer/cio > 1 means cio is better (faster, or less memory).")
     print("W3: every task blocks on one event (cio_event, asyncio.Event), released by setting it.")
     print("after last deadline = total - (latest deadline the runtime assigned - t0).")
+    print("W4: cio's deadlines come from one clock reading at t0 (cio_call_at), as libuv's")
+    print("come from its cached loop time; asyncio's call_later reads the clock at each call.")
     passed = sum(1 for *_, ok in tgt.values() if ok)
     print(f"targets: {passed} of {len(tgt)} PASS")
     if bad:
