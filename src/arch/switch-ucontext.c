@@ -9,9 +9,10 @@
  *  - a switched-out context's lives in the frame of the cio__ctx_switch call
  *    that switched it out, on its own stack, until that call returns.
  *
- * Slow, and a fallback only. Every switch costs a system call, because
+ * Slow, and a fallback only. Every switch costs two system calls, because
  * swapcontext also saves and restores the signal mask (rt_sigprocmask), and
- * getcontext in cio__ctx_prepare costs another. Each task gives up
+ * the mask must first be copied into the target (it is the thread's, not
+ * the task's); getcontext in cio__ctx_prepare costs another. Each task gives up
  * 2 * sizeof(ucontext_t) of its stack to this file: one at the top for its
  * first switch, one in every switched-out frame. That is 968 bytes each on
  * x86-64 and 4,560 on AArch64 (glibc 2.36), so stacks of a few KiB that
@@ -34,6 +35,8 @@
 #include "../internal.h"
 
 #include <fenv.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <ucontext.h>
 
@@ -97,6 +100,12 @@ __attribute__((no_sanitize_address)) void cio__ctx_switch(void **save_sp, void *
     here.uc_stack.ss_size = 0;
     here.uc_stack.ss_flags = 0;
     *save_sp = &here;
+    /* The signal mask belongs to the thread, not to a task: the assembly
+     * switches leave it alone, so here the target takes the current mask
+     * instead of the one it was switched out with (cio_signal_wait blocks
+     * a signal from inside a task, and that must hold after the switch). */
+    ucontext_t *to = load_sp;
+    pthread_sigmask(SIG_SETMASK, NULL, &to->uc_sigmask);
     if (swapcontext(&here, load_sp) != 0)
         CIO__PANIC("swapcontext failed: %s", strerror(errno));
 }
