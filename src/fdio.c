@@ -189,30 +189,29 @@ ssize_t cio_write(int fd, const void *buf, size_t n)
     return (ssize_t)n;
 }
 
-ssize_t cio_pread(int fd, void *buf, size_t n, off_t off)
+/* pread/pwrite: regular files only, on the pool; one of rbuf/wbuf set. */
+static ssize_t positioned_io(int fd, void *rbuf, const void *wbuf, size_t n, off_t off)
 {
     int err;
     cio__fd_state *st = begin(fd, &err);
     if (!st)
         return err;
-    if ((!buf && n) || off < 0)
+    if ((!rbuf && !wbuf && n) || off < 0)
         return -EINVAL;
     if (st->kind != CIO__FD_FILE)
         return -ESPIPE;
-    return file_io(fd, buf, NULL, true, n, off);
+    return file_io(fd, rbuf, wbuf, true, n, off);
+}
+
+ssize_t cio_pread(int fd, void *buf, size_t n, off_t off)
+{
+    return positioned_io(fd, buf, NULL, n, off);
 }
 
 ssize_t cio_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-    int err;
-    cio__fd_state *st = begin(fd, &err);
-    if (!st)
-        return err;
-    if ((!buf && n) || off < 0)
-        return -EINVAL;
-    if (st->kind != CIO__FD_FILE)
-        return -ESPIPE;
-    return file_io(fd, NULL, buf ? buf : "", true, n, off);
+    /* A zero-length write from NULL still goes through as a write. */
+    return positioned_io(fd, NULL, buf ? buf : (n ? NULL : ""), n, off);
 }
 
 /* ---------------------------------------------------------------- sockets */
