@@ -1,42 +1,26 @@
-/* nettest.h — what the networking, stream, server, process and signal
- * tests share, on top of synctest.h's failure records: a check that ends
- * the task, loopback listeners, stream pairs, and a byte pattern that
- * shows a dropped, repeated or swapped chunk.
+/* nettest.h — what the descriptor, networking, stream, server, process and
+ * signal tests share on top of testutil.h (failure records, child
+ * processes): descriptor flags, loopback ports, stream pairs, and a byte
+ * pattern that shows a dropped, repeated or swapped chunk.
  *
- * Header-only, with static functions: each test file is its own program.
+ * Header-only, with static inline functions: each test file is its own
+ * program. Include it instead of testutil.h.
  */
 #ifndef CIO_NETTEST_H
 #define CIO_NETTEST_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "synctest.h"
+#include "testutil.h"
 
-/* CHECK that also ends the task (its next steps would only fail on). */
-#define REQUIRE(cond)                                                                              \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            note_failure(__FILE__, __LINE__, "requirement failed: %s", #cond);                     \
-            return -1000;                                                                          \
-        }                                                                                          \
-    } while (0)
-
-#define REQUIRE_CIO(expr, want)                                                                    \
-    do {                                                                                           \
-        long long rgot_ = (long long)(expr);                                                       \
-        long long rwant_ = (long long)(want);                                                      \
-        if (rgot_ != rwant_) {                                                                     \
-            note_failure(__FILE__, __LINE__, "%s returned %lld (%s), expected %lld (%s)", #expr,   \
-                         rgot_, cio_strerror((int)rgot_), rwant_, cio_strerror((int)rwant_));      \
-            return -1000;                                                                          \
-        }                                                                                          \
-    } while (0)
-
+/* Whether fd is non-blocking / close-on-exec. */
 static inline bool nonblocking(int fd) { return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
 static inline bool cloexec(int fd) { return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
 
@@ -44,6 +28,13 @@ static inline bool cloexec(int fd) { return (fcntl(fd, F_GETFD) & FD_CLOEXEC) !=
 static inline unsigned char pattern(size_t i)
 {
     return (unsigned char)(i * 7 + (i >> 9) + (i >> 17));
+}
+
+/* Fills buf with the first n bytes of the pattern. */
+static inline void fill_pattern(unsigned char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        buf[i] = pattern(i);
 }
 
 /* Two connected stream sockets (AF_UNIX), each wrapped in a stream. */

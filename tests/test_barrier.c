@@ -4,7 +4,7 @@
  * released and then cancelled keeps its index, a one-party barrier,
  * zero parties refused, bad input, freeing one still waited on.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 typedef struct party {
     cio_barrier *b;

@@ -1,7 +1,7 @@
 /* test_callback.c — call_soon / call_later / call_at, handles and their
  * cancellation, timer ordering and volume, and what callbacks may not do.
  *
- * Failures inside tasks and callbacks are recorded (EXPECT / CHECK), not
+ * Failures inside tasks and callbacks are recorded (EXPECT / REQUIRE), not
  * asserted: cmocka reports a failure with longjmp, which must not leave a
  * task's stack or the middle of the loop. Each test asserts the record once
  * cio_run has returned.
@@ -11,84 +11,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "testutil.h"
-
-/* ------------------------------------------------------ failure records */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static char fail_text[1024];
-static int fail_count;
-
-__attribute__((format(printf, 3, 4))) static void note_failure(const char *file, int line,
-                                                               const char *fmt, ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (fail_count++ == 0) {
-        int n = snprintf(fail_text, sizeof fail_text, "%s:%d: ", file, line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_text + n, sizeof fail_text - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static bool expect_cio_(const char *file, int line, const char *expr, long long got, long long want)
-{
-    if (got == want)
-        return true;
-    note_failure(file, line, "%s returned %lld (%s), expected %lld (%s)", expr, got,
-                 cio_strerror((int)got), want, cio_strerror((int)want));
-    return false;
-}
-
-#define EXPECT(cond) ((cond) ? true : (note_failure(__FILE__, __LINE__, "%s", #cond), false))
-#define EXPECT_CIO(expr, want)                                                                     \
-    expect_cio_(__FILE__, __LINE__, #expr, (long long)(expr), (long long)(want))
-/* In a task: record the failure and end the task with a result the test
- * will not mistake for success. */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!EXPECT(cond))                                                                         \
-            return -1000;                                                                          \
-    } while (0)
-#define CHECK_CIO(expr, want)                                                                      \
-    do {                                                                                           \
-        if (!EXPECT_CIO(expr, want))                                                               \
-            return -1000;                                                                          \
-    } while (0)
-
-static void reset_failures(void)
-{
-    fail_count = 0;
-    fail_text[0] = '\0';
-}
-
-static void assert_no_failures(void)
-{
-    if (fail_count)
-        fail_msg("%s (%d failure(s) in all)", fail_text, fail_count);
-}
-
-/* Runs main_fn in a fresh loop and asserts that it returned 0 and recorded
- * no failure. */
-static void run_ok(cio_fn main_fn, void *arg)
-{
-    reset_failures();
-    int before = test_open_fds();
-    int r = cio_run(main_fn, arg);
-    /* The recorded failure first: it usually explains a leak. */
-    assert_no_failures();
-    assert_cio(r, 0);
-    if (test_open_fds() != before)
-        fail_msg("the loop leaked %d descriptor(s)", test_open_fds() - before);
-}
 
 /* -------------------------------------------------------------- helpers */
 
@@ -131,13 +59,13 @@ static int main_call_soon_fifo(void *arg)
     (void)arg;
     reset_seen();
     for (int i = 0; i < 10; i++)
-        CHECK(cio_call_soon(record_cb, (void *)(intptr_t)i).id != 0);
+        REQUIRE(cio_call_soon(record_cb, (void *)(intptr_t)i).id != 0);
     /* Not eager: nothing runs before the task suspends. */
-    CHECK(nseen == 0);
+    REQUIRE(nseen == 0);
     /* The callbacks were queued before this task re-queues itself, so one
      * yield runs all of them, in the order they were scheduled. */
-    CHECK_CIO(cio_yield(), 0);
-    CHECK(SEEN_IS(0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
+    REQUIRE_CIO(cio_yield(), 0);
+    REQUIRE(SEEN_IS(0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
     return 0;
 }
 
@@ -178,9 +106,9 @@ static int main_call_at_order(void *arg)
     t[4] = (timed){base + 0.01, 2};
     t[5] = (timed){base + 0.02, 5};
     for (int i = 0; i < 6; i++)
-        CHECK(cio_call_at(t[i].when, timed_cb, &t[i]).id != 0);
-    CHECK_CIO(cio_sleep(0.2), 0);
-    CHECK(SEEN_IS(0, 1, 2, 3, 4, 5));
+        REQUIRE(cio_call_at(t[i].when, timed_cb, &t[i]).id != 0);
+    REQUIRE_CIO(cio_sleep(0.2), 0);
+    REQUIRE(SEEN_IS(0, 1, 2, 3, 4, 5));
     return 0;
 }
 
@@ -200,15 +128,15 @@ static int main_call_later_order(void *arg)
     for (int i = 0; i < 5; i++) {
         double delay = 0.02 * (5 - i);
         t[i] = (timed){cio_now() + delay, 4 - i};
-        CHECK(cio_call_later(delay, timed_cb, &t[i]).id != 0);
+        REQUIRE(cio_call_later(delay, timed_cb, &t[i]).id != 0);
     }
     /* A zero and a negative delay fire at the next timer check, before all
      * of those, in the order they were set. */
     static timed zero = {0, 100}, negative = {0, 101};
-    CHECK(cio_call_later(0, timed_cb, &zero).id != 0);
-    CHECK(cio_call_later(-5, timed_cb, &negative).id != 0);
-    CHECK_CIO(cio_sleep(0.3), 0);
-    CHECK(SEEN_IS(100, 101, 0, 1, 2, 3, 4));
+    REQUIRE(cio_call_later(0, timed_cb, &zero).id != 0);
+    REQUIRE(cio_call_later(-5, timed_cb, &negative).id != 0);
+    REQUIRE_CIO(cio_sleep(0.3), 0);
+    REQUIRE(SEEN_IS(100, 101, 0, 1, 2, 3, 4));
     return 0;
 }
 
@@ -235,22 +163,22 @@ static int main_call_later_huge(void *arg)
     cio_handle inf = cio_call_later(INFINITY, record_cb, (void *)1);
     cio_handle big = cio_call_later(1e12, record_cb, (void *)2);
     cio_handle at_inf = cio_call_at(INFINITY, record_cb, (void *)3);
-    CHECK(inf.id != 0 && big.id != 0 && at_inf.id != 0);
-    CHECK_CIO(cio_sleep(0.05), 0);
-    CHECK(nseen == 0);
+    REQUIRE(inf.id != 0 && big.id != 0 && at_inf.id != 0);
+    REQUIRE_CIO(cio_sleep(0.05), 0);
+    REQUIRE(nseen == 0);
     /* With nothing else due, the loop polls the OS with a timeout derived
      * from those deadlines (centuries away), which the backend must
      * accept: a thread makes a pipe readable a little later. */
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, write_pipe_later, &p[1]) == 0);
+    REQUIRE(pthread_create(&th, NULL, write_pipe_later, &p[1]) == 0);
     int r = cio_wait_readable(p[0]);
     pthread_join(th, NULL);
-    CHECK_CIO(r, 0);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
-    CHECK(nseen == 0);
+    REQUIRE_CIO(r, 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
+    REQUIRE(nseen == 0);
     cio_handle_cancel(inf);
     cio_handle_cancel(big);
     cio_handle_cancel(at_inf);
@@ -289,9 +217,9 @@ static int main_chain(void *arg)
 {
     (void)arg;
     reset_seen();
-    CHECK(cio_call_soon(chain_a, NULL).id != 0);
-    CHECK_CIO(cio_sleep(0.1), 0);
-    CHECK(SEEN_IS(1, 2, 3));
+    REQUIRE(cio_call_soon(chain_a, NULL).id != 0);
+    REQUIRE_CIO(cio_sleep(0.1), 0);
+    REQUIRE(SEEN_IS(1, 2, 3));
     return 0;
 }
 
@@ -327,10 +255,10 @@ static int main_spawn(void *arg)
 {
     (void)arg;
     spawned_ran = 0;
-    CHECK(cio_call_soon(spawn_cb, NULL).id != 0);
+    REQUIRE(cio_call_soon(spawn_cb, NULL).id != 0);
     for (int i = 0; i < 100 && !spawned_ran; i++)
-        CHECK_CIO(cio_sleep(0.005), 0);
-    CHECK(spawned_ran);
+        REQUIRE_CIO(cio_sleep(0.005), 0);
+    REQUIRE(spawned_ran);
     return 0;
 }
 
@@ -350,20 +278,20 @@ static int main_cancel_before_run(void *arg)
      * does. */
     cio_handle s1 = cio_call_soon(record_cb, (void *)1);
     cio_handle s2 = cio_call_soon(record_cb, (void *)2);
-    CHECK(s1.id && s2.id && s1.id != s2.id);
+    REQUIRE(s1.id && s2.id && s1.id != s2.id);
     cio_handle_cancel(s1);
-    CHECK_CIO(cio_yield(), 0);
-    CHECK(SEEN_IS(2));
+    REQUIRE_CIO(cio_yield(), 0);
+    REQUIRE(SEEN_IS(2));
 
     /* The same for timers. */
     reset_seen();
     cio_handle t1 = cio_call_later(0.01, record_cb, (void *)11);
     cio_handle t2 = cio_call_later(0.02, record_cb, (void *)12);
     cio_handle t3 = cio_call_later(0.03, record_cb, (void *)13);
-    CHECK(t1.id && t2.id && t3.id);
+    REQUIRE(t1.id && t2.id && t3.id);
     cio_handle_cancel(t2);
-    CHECK_CIO(cio_sleep(0.1), 0);
-    CHECK(SEEN_IS(11, 13));
+    REQUIRE_CIO(cio_sleep(0.1), 0);
+    REQUIRE(SEEN_IS(11, 13));
     return 0;
 }
 
@@ -379,18 +307,18 @@ static int main_cancel_after_run(void *arg)
     reset_seen();
     cio_handle s = cio_call_soon(record_cb, (void *)1);
     cio_handle t = cio_call_later(0.001, record_cb, (void *)2);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(SEEN_IS(1, 2));
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(SEEN_IS(1, 2));
     /* Their slots are free now and are likely handed to these new ones:
      * cancelling the old (spent) handles must not touch the new ones. */
     cio_handle n1 = cio_call_soon(record_cb, (void *)3);
     cio_handle n2 = cio_call_later(0.001, record_cb, (void *)4);
-    CHECK(n1.id && n2.id);
-    CHECK(n1.id != s.id && n1.id != t.id && n2.id != s.id && n2.id != t.id);
+    REQUIRE(n1.id && n2.id);
+    REQUIRE(n1.id != s.id && n1.id != t.id && n2.id != s.id && n2.id != t.id);
     cio_handle_cancel(s);
     cio_handle_cancel(t);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(SEEN_IS(1, 2, 3, 4));
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(SEEN_IS(1, 2, 3, 4));
     return 0;
 }
 
@@ -411,7 +339,7 @@ static int main_cancel_twice(void *arg)
     cio_handle_cancel(h);
     cio_handle h3 = cio_call_soon(record_cb, (void *)3);
     cio_handle_cancel(h);
-    CHECK(h2.id != h.id && h3.id != h.id);
+    REQUIRE(h2.id != h.id && h3.id != h.id);
 
     /* Twice on a queued call_soon (the record stays queued, marked). */
     cio_handle s = cio_call_soon(record_cb, (void *)4);
@@ -420,9 +348,9 @@ static int main_cancel_twice(void *arg)
     cio_handle s2 = cio_call_soon(record_cb, (void *)5);
     cio_handle_cancel(s);
 
-    CHECK_CIO(cio_sleep(0.05), 0);
-    CHECK(SEEN_IS(3, 5, 2));
-    CHECK(s2.id != s.id);
+    REQUIRE_CIO(cio_sleep(0.05), 0);
+    REQUIRE(SEEN_IS(3, 5, 2));
+    REQUIRE(s2.id != s.id);
     return 0;
 }
 
@@ -444,8 +372,8 @@ static int main_cancel_bogus(void *arg)
     cio_handle_cancel((cio_handle){0xFFFFFFFFu});
     cio_handle_cancel((cio_handle){live.id + (1ull << 32)});
     cio_handle_cancel((cio_handle){live.id - (1ull << 32)});
-    CHECK_CIO(cio_sleep(0.05), 0);
-    CHECK(SEEN_IS(1));
+    REQUIRE_CIO(cio_sleep(0.05), 0);
+    REQUIRE(SEEN_IS(1));
     return 0;
 }
 
@@ -467,7 +395,7 @@ static int main_make_stale(void *arg)
     stale[0] = cio_call_soon(record_cb, (void *)1);
     stale[1] = cio_call_later(0.001, record_cb, (void *)2);
     stale[2] = cio_call_later(100, record_cb, (void *)3); /* never runs */
-    CHECK_CIO(cio_sleep(0.01), 0);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
     return 0;
 }
 
@@ -478,11 +406,11 @@ static int main_use_stale(void *arg)
     cio_handle mine[3] = {cio_call_soon(record_cb, (void *)11),
                           cio_call_later(0.001, record_cb, (void *)12),
                           cio_call_later(0.002, record_cb, (void *)13)};
-    CHECK(mine[0].id && mine[1].id && mine[2].id);
+    REQUIRE(mine[0].id && mine[1].id && mine[2].id);
     for (int i = 0; i < 3; i++)
         cio_handle_cancel(stale[i]);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(SEEN_IS(11, 12, 13));
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(SEEN_IS(11, 12, 13));
     return 0;
 }
 
@@ -507,19 +435,19 @@ static int main_cancel_from_callback(void *arg)
 {
     (void)arg;
     reset_seen();
-    CHECK(cio_call_soon(cancel_victim_cb, (void *)1).id);
+    REQUIRE(cio_call_soon(cancel_victim_cb, (void *)1).id);
     victim = cio_call_soon(record_cb, (void *)2);
-    CHECK(cio_call_soon(record_cb, (void *)3).id);
-    CHECK_CIO(cio_yield(), 0);
-    CHECK(SEEN_IS(1, 3));
+    REQUIRE(cio_call_soon(record_cb, (void *)3).id);
+    REQUIRE_CIO(cio_yield(), 0);
+    REQUIRE(SEEN_IS(1, 3));
 
     reset_seen();
     double when = cio_now() + 0.01;
-    CHECK(cio_call_at(when, cancel_victim_cb, (void *)11).id);
+    REQUIRE(cio_call_at(when, cancel_victim_cb, (void *)11).id);
     victim = cio_call_at(when, record_cb, (void *)12);
-    CHECK(cio_call_at(when, record_cb, (void *)13).id);
-    CHECK_CIO(cio_sleep(0.05), 0);
-    CHECK(SEEN_IS(11, 13));
+    REQUIRE(cio_call_at(when, record_cb, (void *)13).id);
+    REQUIRE_CIO(cio_sleep(0.05), 0);
+    REQUIRE(SEEN_IS(11, 13));
     return 0;
 }
 
@@ -547,13 +475,13 @@ static int main_cancel_self(void *arg)
     (void)arg;
     reset_seen();
     self_handle = cio_call_soon(cancel_self_cb, NULL);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(SEEN_IS(1, 2, 3));
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(SEEN_IS(1, 2, 3));
 
     reset_seen();
     self_handle = cio_call_later(0.001, cancel_self_cb, NULL);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(SEEN_IS(1, 2, 3));
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(SEEN_IS(1, 2, 3));
     return 0;
 }
 
@@ -593,7 +521,7 @@ static int main_unique_ids(void *arg)
         unsigned r = rand_r(&seed);
         cio_handle h = r % 3 == 0 ? cio_call_soon(count_cb, NULL)
                                   : cio_call_later((r % 7) * 1e-4, count_cb, NULL);
-        CHECK(h.id != 0);
+        REQUIRE(h.id != 0);
         ids[i] = h.id;
         if (r % 5 == 0) {
             cio_handle_cancel(h);
@@ -605,15 +533,15 @@ static int main_unique_ids(void *arg)
             old_cancels++;
         }
         if (i % 64 == 0)
-            CHECK_CIO(cio_yield(), 0);
+            REQUIRE_CIO(cio_yield(), 0);
     }
-    CHECK_CIO(cio_sleep(0.05), 0);
+    REQUIRE_CIO(cio_sleep(0.05), 0);
     /* Everything not cancelled has run by now (at most ROUNDS). */
-    CHECK(ids_ran >= ID_ROUNDS - cancelled - old_cancels);
-    CHECK(ids_ran <= ID_ROUNDS - cancelled);
+    REQUIRE(ids_ran >= ID_ROUNDS - cancelled - old_cancels);
+    REQUIRE(ids_ran <= ID_ROUNDS - cancelled);
     qsort(ids, ID_ROUNDS, sizeof *ids, cmp_u64);
     for (size_t i = 1; i < ID_ROUNDS; i++)
-        CHECK(ids[i] != ids[i - 1]);
+        REQUIRE(ids[i] != ids[i - 1]);
     return 0;
 }
 
@@ -667,15 +595,15 @@ static int main_many_timers(void *arg)
     many.base = cio_now() + 0.1;
     for (long i = 0; i < MANY_TIMERS; i++) {
         many.k[i] = (int32_t)(rand_r(&seed) % GRID_POINTS);
-        CHECK(cio_call_at(many.base + many.k[i] * 1e-6, many_cb, (void *)(intptr_t)i).id != 0);
+        REQUIRE(cio_call_at(many.base + many.k[i] * 1e-6, many_cb, (void *)(intptr_t)i).id != 0);
     }
     double start = cio_now();
     /* Generous: the deadlines span 0.5 s; sanitizer builds are slow. */
     while (many.fired < MANY_TIMERS && cio_now() - start < 60)
-        CHECK_CIO(cio_sleep(0.05), 0);
-    CHECK(many.fired == MANY_TIMERS);
-    CHECK(many.out_of_order == 0);
-    CHECK(many.early == 0);
+        REQUIRE_CIO(cio_sleep(0.05), 0);
+    REQUIRE(many.fired == MANY_TIMERS);
+    REQUIRE(many.out_of_order == 0);
+    REQUIRE(many.early == 0);
     return 0;
 }
 
@@ -701,7 +629,7 @@ static int main_mass_cancel(void *arg)
     many.base = cio_now() + 0.02;
     cio_handle *h = malloc(MASS * sizeof *h);
     bool *keep = malloc(MASS * sizeof *keep);
-    CHECK(h && keep);
+    REQUIRE(h && keep);
     long kept = 0;
     for (long i = 0; i < MASS; i++) {
         many.k[i] = (int32_t)(rand_r(&seed) % 100000); /* over 0.1 s */
@@ -714,11 +642,11 @@ static int main_mass_cancel(void *arg)
             cio_handle_cancel(h[i]);
     }
     free(h);
-    CHECK_CIO(cio_sleep(0.3), 0);
+    REQUIRE_CIO(cio_sleep(0.3), 0);
     free(keep);
-    CHECK(many.fired == kept);
-    CHECK(many.out_of_order == 0);
-    CHECK(many.early == 0);
+    REQUIRE(many.fired == kept);
+    REQUIRE(many.out_of_order == 0);
+    REQUIRE(many.early == 0);
     return 0;
 }
 
@@ -781,19 +709,19 @@ static int main_no_starvation(void *arg)
     rearm_stop = false;
     other_ticks = 0;
     cio_task *ticker = cio_create_task(ticker_task, NULL);
-    CHECK(ticker != NULL);
-    CHECK(cb == rearm_timer_cb ? cio_call_later(0, cb, NULL).id != 0
-                               : cio_call_soon(cb, NULL).id != 0);
+    REQUIRE(ticker != NULL);
+    REQUIRE(cb == rearm_timer_cb ? cio_call_later(0, cb, NULL).id != 0
+                                 : cio_call_soon(cb, NULL).id != 0);
     /* Yields, and a sleep that needs the timer step to come round again. */
     for (int i = 0; i < 100; i++)
-        CHECK_CIO(cio_yield(), 0);
-    CHECK_CIO(cio_sleep(0.01), 0);
+        REQUIRE_CIO(cio_yield(), 0);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
     long at_stop = rearms;
     rearm_stop = true;
-    CHECK_CIO(cio_await(ticker), 0);
-    CHECK(at_stop < REARM_LIMIT);
+    REQUIRE_CIO(cio_await(ticker), 0);
+    REQUIRE(at_stop < REARM_LIMIT);
     /* About one tick per yield of this task, and more while it slept. */
-    CHECK(other_ticks >= 50);
+    REQUIRE(other_ticks >= 50);
     return 0;
 }
 
@@ -817,22 +745,22 @@ static int main_bad_input(void *arg)
     reset_seen();
     errno = 0;
     cio_handle h = cio_call_soon(NULL, NULL);
-    CHECK(h.id == 0 && errno == EINVAL);
+    REQUIRE(h.id == 0 && errno == EINVAL);
     errno = 0;
     h = cio_call_later(0.01, NULL, NULL);
-    CHECK(h.id == 0 && errno == EINVAL);
+    REQUIRE(h.id == 0 && errno == EINVAL);
     errno = 0;
     h = cio_call_at(cio_now(), NULL, NULL);
-    CHECK(h.id == 0 && errno == EINVAL);
+    REQUIRE(h.id == 0 && errno == EINVAL);
     errno = 0;
     h = cio_call_later(NAN, record_cb, (void *)1);
-    CHECK(h.id == 0 && errno == EINVAL);
+    REQUIRE(h.id == 0 && errno == EINVAL);
     errno = 0;
     h = cio_call_at(NAN, record_cb, (void *)2);
-    CHECK(h.id == 0 && errno == EINVAL);
+    REQUIRE(h.id == 0 && errno == EINVAL);
     /* A call that fails never runs its callback. */
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(nseen == 0);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(nseen == 0);
     return 0;
 }
 
@@ -894,32 +822,32 @@ static void forbidden_cb(void *arg)
 static int main_forbidden(void *arg)
 {
     forbidden *f = arg;
-    CHECK(pipe2(f->fds, O_CLOEXEC | O_NONBLOCK) == 0);
+    REQUIRE(pipe2(f->fds, O_CLOEXEC | O_NONBLOCK) == 0);
     f->task = cio_create_task(trivial_fn, NULL);
-    CHECK(f->task != NULL);
-    CHECK(cio_call_soon(forbidden_cb, f).id != 0);
-    CHECK_CIO(cio_sleep(0.01), 0);
+    REQUIRE(f->task != NULL);
+    REQUIRE(cio_call_soon(forbidden_cb, f).id != 0);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
     /* Timers run on the loop's stack too. */
-    CHECK(f->ran);
+    REQUIRE(f->ran);
     for (int i = 0; i < 10; i++) {
         if (!EXPECT_CIO(f->results[i], -EPERM))
             note_failure(__FILE__, __LINE__, "suspending call #%d from a callback", i);
     }
     f->ran = false;
-    CHECK(cio_call_later(0.001, forbidden_cb, f).id != 0);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(f->ran);
+    REQUIRE(cio_call_later(0.001, forbidden_cb, f).id != 0);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(f->ran);
     for (int i = 0; i < 10; i++) {
         if (!EXPECT_CIO(f->results[i], -EPERM))
             note_failure(__FILE__, __LINE__, "suspending call #%d from a timer", i);
     }
     /* The refused calls consumed nothing: the task can still be awaited
      * and the pipe is still empty. */
-    CHECK_CIO(cio_await(f->task), 0);
+    REQUIRE_CIO(cio_await(f->task), 0);
     char buf[4];
-    CHECK(read(f->fds[0], buf, sizeof buf) < 0 && errno == EAGAIN);
-    CHECK_CIO(cio_close(f->fds[0]), 0);
-    CHECK_CIO(cio_close(f->fds[1]), 0);
+    REQUIRE(read(f->fds[0], buf, sizeof buf) < 0 && errno == EAGAIN);
+    REQUIRE_CIO(cio_close(f->fds[0]), 0);
+    REQUIRE_CIO(cio_close(f->fds[1]), 0);
     return 0;
 }
 

@@ -5,7 +5,7 @@
  * is never lost to a cancelled waiter (3.13's test_cancelled_error_wakeup),
  * bad input, freeing one still waited on.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 typedef struct cond_case {
     cio_lock *l;

@@ -7,7 +7,7 @@
  * deadlock that cancellation cannot end (a shielded wait at shutdown)
  * aborts rather than hangs.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 #include <pthread.h>
 

@@ -3,7 +3,7 @@
  * when the event is cleared before it runs, cancellation and timeouts
  * while waiting, bad input, freeing an event still waited on.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 typedef struct waiter_arg {
     cio_event *e;

@@ -3,7 +3,7 @@
  * UDP on 127.0.0.1, regular files (positioned I/O, the thread pool), and
  * bad input.
  *
- * Failures inside tasks are recorded (EXPECT / CHECK), not asserted:
+ * Failures inside tasks are recorded (EXPECT / REQUIRE), not asserted:
  * cmocka reports a failure with longjmp, which must not leave a task's
  * stack. Each test asserts the record once cio_run has returned.
  */
@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,98 +22,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "testutil.h"
-
-/* ------------------------------------------------------ failure records */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static char fail_text[1024];
-static int fail_count;
-
-__attribute__((format(printf, 3, 4))) static void note_failure(const char *file, int line,
-                                                               const char *fmt, ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (fail_count++ == 0) {
-        int n = snprintf(fail_text, sizeof fail_text, "%s:%d: ", file, line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_text + n, sizeof fail_text - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static bool expect_cio_(const char *file, int line, const char *expr, long long got, long long want)
-{
-    if (got == want)
-        return true;
-    note_failure(file, line, "%s returned %lld (%s), expected %lld (%s)", expr, got,
-                 cio_strerror((int)got), want, cio_strerror((int)want));
-    return false;
-}
-
-#define EXPECT(cond) ((cond) ? true : (note_failure(__FILE__, __LINE__, "%s", #cond), false))
-#define EXPECT_CIO(expr, want)                                                                     \
-    expect_cio_(__FILE__, __LINE__, #expr, (long long)(expr), (long long)(want))
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!EXPECT(cond))                                                                         \
-            return -1000;                                                                          \
-    } while (0)
-#define CHECK_CIO(expr, want)                                                                      \
-    do {                                                                                           \
-        if (!EXPECT_CIO(expr, want))                                                               \
-            return -1000;                                                                          \
-    } while (0)
-
-static void reset_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    fail_count = 0;
-    fail_text[0] = '\0';
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static void assert_no_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    int n = fail_count;
-    pthread_mutex_unlock(&fail_lock);
-    if (n)
-        fail_msg("%s (%d failure(s) in all)", fail_text, n);
-}
-
-/* Runs main_fn in a fresh loop; asserts it returned 0, recorded no
- * failure and left no descriptor open. */
-static void run_ok(cio_fn main_fn, void *arg)
-{
-    reset_failures();
-    int before = test_open_fds();
-    int r = cio_run(main_fn, arg);
-    assert_no_failures();
-    assert_cio(r, 0);
-    if (test_open_fds() != before)
-        fail_msg("the loop leaked %d descriptor(s)", test_open_fds() - before);
-}
+#include "nettest.h"
 
 /* -------------------------------------------------------------- helpers */
 
 /* The pool size this process runs with (set in main, before first use). */
 #define POOL_SIZE 2
-
-static bool is_nonblocking(int fd) { return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
-static bool is_cloexec(int fd) { return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
-
-/* The byte at offset i of the test streams: not periodic with any buffer
- * size, so a dropped, repeated or swapped chunk shows. */
-static unsigned char pattern(size_t i) { return (unsigned char)(i * 7 + (i >> 9) + (i >> 17)); }
-
-static void fill_pattern(unsigned char *buf, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        buf[i] = pattern(i);
-}
 
 /* Fills a pipe until the kernel refuses (fd made non-blocking by the
  * caller or by cio). Returns the bytes written. */
@@ -214,25 +127,25 @@ static int main_read_waits(void *arg)
     (void)arg;
     int p[2];
     /* Blocking as made: cio switches it to non-blocking on first use. */
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     reader r = {.fd = p[0]};
     cio_task *t = cio_create_task(read_once, &r);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_sleep(0.02), 0);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
     /* No data yet: the reader is parked, the loop runs this task. */
-    CHECK(!r.done);
-    CHECK(is_nonblocking(p[0]));
-    CHECK_CIO(cio_write(p[1], "hello", 5), 5);
-    CHECK_CIO(cio_await(t), 0);
-    CHECK_CIO(r.result, 5);
-    CHECK(memcmp(r.buf, "hello", 5) == 0);
+    REQUIRE(!r.done);
+    REQUIRE(nonblocking(p[0]));
+    REQUIRE_CIO(cio_write(p[1], "hello", 5), 5);
+    REQUIRE_CIO(cio_await(t), 0);
+    REQUIRE_CIO(r.result, 5);
+    REQUIRE(memcmp(r.buf, "hello", 5) == 0);
     /* Data already there costs no wait; a short read returns what there is. */
-    CHECK_CIO(cio_write(p[1], "abc", 3), 3);
+    REQUIRE_CIO(cio_write(p[1], "abc", 3), 3);
     char buf[100];
-    CHECK_CIO(cio_read(p[0], buf, sizeof buf), 3);
-    CHECK(memcmp(buf, "abc", 3) == 0);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE_CIO(cio_read(p[0], buf, sizeof buf), 3);
+    REQUIRE(memcmp(buf, "abc", 3) == 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
 }
 
@@ -258,7 +171,7 @@ static int big_writer(void *arg)
     /* Far more than a pipe holds (64 KiB): partial writes and EAGAIN
      * inside, all of it or an error outside. */
     x->write_result = cio_write(x->wfd, x->src, BIG);
-    CHECK_CIO(cio_close(x->wfd), 0);
+    REQUIRE_CIO(cio_close(x->wfd), 0);
     return 0;
 }
 
@@ -269,7 +182,7 @@ static int big_reader(void *arg)
     for (;;) {
         size_t want = chunk < BIG + 1 - x->got ? chunk : BIG + 1 - x->got;
         ssize_t n = cio_read(x->rfd, x->dst + x->got, want);
-        CHECK(n >= 0);
+        REQUIRE(n >= 0);
         if (n == 0)
             break;
         x->got += (size_t)n;
@@ -277,9 +190,9 @@ static int big_reader(void *arg)
          * pipe completely. */
         chunk = chunk * 3 % 70001 + 1;
         if (chunk % 5 == 0)
-            CHECK_CIO(cio_yield(), 0);
+            REQUIRE_CIO(cio_yield(), 0);
     }
-    CHECK_CIO(cio_close(x->rfd), 0);
+    REQUIRE_CIO(cio_close(x->rfd), 0);
     return 0;
 }
 
@@ -288,24 +201,24 @@ static int main_big_write(void *arg)
     (void)arg;
     big_xfer x = {0};
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     x.rfd = p[0];
     x.wfd = p[1];
     x.src = malloc(BIG);
     x.dst = malloc(BIG + 1);
-    CHECK(x.src && x.dst);
+    REQUIRE(x.src && x.dst);
     fill_pattern(x.src, BIG);
     cio_task *tasks[2] = {cio_create_task(big_writer, &x), cio_create_task(big_reader, &x)};
-    CHECK(tasks[0] && tasks[1]);
+    REQUIRE(tasks[0] && tasks[1]);
     int results[2];
     int r = cio_gather(tasks, 2, results);
     bool same = x.got == BIG && memcmp(x.src, x.dst, BIG) == 0;
     free(x.src);
     free(x.dst);
-    CHECK_CIO(r, 0);
-    CHECK_CIO(x.write_result, BIG);
-    CHECK_CIO(x.got, BIG);
-    CHECK(same);
+    REQUIRE_CIO(r, 0);
+    REQUIRE_CIO(x.write_result, BIG);
+    REQUIRE_CIO(x.got, BIG);
+    REQUIRE(same);
     return 0;
 }
 
@@ -319,26 +232,26 @@ static int main_eof(void *arg)
 {
     (void)arg;
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
-    CHECK_CIO(cio_write(p[1], "abc", 3), 3);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE_CIO(cio_write(p[1], "abc", 3), 3);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     char buf[16];
-    CHECK_CIO(cio_read(p[0], buf, sizeof buf), 3);
-    CHECK_CIO(cio_read(p[0], buf, sizeof buf), 0);
-    CHECK_CIO(cio_read(p[0], buf, sizeof buf), 0);
-    CHECK_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_read(p[0], buf, sizeof buf), 3);
+    REQUIRE_CIO(cio_read(p[0], buf, sizeof buf), 0);
+    REQUIRE_CIO(cio_read(p[0], buf, sizeof buf), 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
 
     /* A reader already waiting when the writer goes away wakes with 0. */
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     reader r = {.fd = p[0]};
     cio_task *t = cio_create_task(read_once, &r);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_sleep(0.01), 0);
-    CHECK(!r.done);
-    CHECK_CIO(cio_close(p[1]), 0);
-    CHECK_CIO(cio_await(t), 0);
-    CHECK_CIO(r.result, 0);
-    CHECK_CIO(cio_close(p[0]), 0);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
+    REQUIRE(!r.done);
+    REQUIRE_CIO(cio_close(p[1]), 0);
+    REQUIRE_CIO(cio_await(t), 0);
+    REQUIRE_CIO(r.result, 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
     return 0;
 }
 
@@ -348,23 +261,23 @@ static int main_two_readers(void *arg)
 {
     (void)arg;
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     reader a = {.fd = p[0]}, b = {.fd = p[0]};
     cio_task *ta = cio_create_task(read_once, &a);
     cio_task *tb = cio_create_task(read_once, &b);
-    CHECK(ta && tb);
-    CHECK_CIO(cio_sleep(0.01), 0);
-    CHECK_CIO(cio_write(p[1], "1", 1), 1);
-    CHECK_CIO(cio_sleep(0.01), 0);
-    CHECK((a.done ? 1 : 0) + (b.done ? 1 : 0) == 1);
-    CHECK_CIO(cio_write(p[1], "2", 1), 1);
-    CHECK_CIO(cio_await(ta), 0);
-    CHECK_CIO(cio_await(tb), 0);
-    CHECK_CIO(a.result, 1);
-    CHECK_CIO(b.result, 1);
-    CHECK(a.buf[0] != b.buf[0]);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE(ta && tb);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
+    REQUIRE_CIO(cio_write(p[1], "1", 1), 1);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
+    REQUIRE((a.done ? 1 : 0) + (b.done ? 1 : 0) == 1);
+    REQUIRE_CIO(cio_write(p[1], "2", 1), 1);
+    REQUIRE_CIO(cio_await(ta), 0);
+    REQUIRE_CIO(cio_await(tb), 0);
+    REQUIRE_CIO(a.result, 1);
+    REQUIRE_CIO(b.result, 1);
+    REQUIRE(a.buf[0] != b.buf[0]);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
 }
 
@@ -394,27 +307,27 @@ static int main_epipe(void *arg)
     (void)arg;
     int p[2];
     /* A pipe whose reader is gone. */
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
-    CHECK(close(p[0]) == 0);
-    CHECK_CIO(cio_write(p[1], "x", 1), -EPIPE);
-    CHECK_CIO(cio_write(p[1], "x", 1), -EPIPE);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(close(p[0]) == 0);
+    REQUIRE_CIO(cio_write(p[1], "x", 1), -EPIPE);
+    REQUIRE_CIO(cio_write(p[1], "x", 1), -EPIPE);
+    REQUIRE_CIO(cio_close(p[1]), 0);
 
     /* A stream socket whose peer is gone. */
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    CHECK(close(sv[1]) == 0);
-    CHECK_CIO(cio_write(sv[0], "x", 1), -EPIPE);
-    CHECK_CIO(cio_close(sv[0]), 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE(close(sv[1]) == 0);
+    REQUIRE_CIO(cio_write(sv[0], "x", 1), -EPIPE);
+    REQUIRE_CIO(cio_close(sv[0]), 0);
 
     /* A writer parked on a full pipe when the reader closes it. */
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     cio_task *t = cio_create_task(big_write_task, &p[1]);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_sleep(0.01), 0);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_await(t), -EPIPE);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_await(t), -EPIPE);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
 }
 
@@ -479,35 +392,35 @@ static int main_wait_ready(void *arg)
 {
     (void)arg;
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     /* An empty pipe is writable at once. */
-    CHECK_CIO(cio_wait_writable(p[1]), 0);
+    REQUIRE_CIO(cio_wait_writable(p[1]), 0);
 
     /* Readable only once something is written. */
     reader r = {.fd = p[0]};
     cio_task *t = cio_create_task(wait_readable_once, &r);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(!r.done);
-    CHECK_CIO(cio_write(p[1], "z", 1), 1);
-    CHECK_CIO(cio_await(t), 0);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(!r.done);
+    REQUIRE_CIO(cio_write(p[1], "z", 1), 1);
+    REQUIRE_CIO(cio_await(t), 0);
     /* Waiting consumed nothing. */
     char c;
-    CHECK_CIO(cio_read(p[0], &c, 1), 1);
-    CHECK(c == 'z');
+    REQUIRE_CIO(cio_read(p[0], &c, 1), 1);
+    REQUIRE(c == 'z');
 
     /* Writable only once a full pipe is drained. */
-    CHECK(is_nonblocking(p[1]));
-    CHECK(fill_pipe(p[1]) > 0);
+    REQUIRE(nonblocking(p[1]));
+    REQUIRE(fill_pipe(p[1]) > 0);
     reader w = {.fd = p[1]};
     t = cio_create_task(write_wait_task, &w);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(!w.done);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(!w.done);
     drain_pipe(p[0]);
-    CHECK_CIO(cio_await(t), 0);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE_CIO(cio_await(t), 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
 }
 
@@ -525,26 +438,26 @@ static int main_close_wakes(void *arg)
     /* Two readers parked on an empty pipe q, a writer parked on a full
      * pipe p. */
     int p[2], q[2];
-    CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
-    CHECK(pipe2(q, O_CLOEXEC | O_NONBLOCK) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+    REQUIRE(pipe2(q, O_CLOEXEC | O_NONBLOCK) == 0);
     reader a = {.fd = q[0]}, b = {.fd = q[0]};
     cio_task *t1 = cio_create_task(read_once, &a);
     cio_task *t2 = cio_create_task(wait_readable_once, &b);
-    CHECK(fill_pipe(p[1]) > 0);
+    REQUIRE(fill_pipe(p[1]) > 0);
     cio_task *t3 = cio_create_task(big_write_task, &p[1]);
-    CHECK(t1 && t2 && t3);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(!a.done && !b.done && !cio_task_done(t3));
+    REQUIRE(t1 && t2 && t3);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(!a.done && !b.done && !cio_task_done(t3));
     /* Closing the descriptors they wait on wakes them all with -EBADF. */
-    CHECK_CIO(cio_close(q[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
-    CHECK_CIO(cio_await(t1), -EBADF);
-    CHECK_CIO(cio_await(t2), -EBADF);
-    CHECK_CIO(cio_await(t3), -EBADF);
-    CHECK_CIO(a.result, -EBADF);
-    CHECK_CIO(b.result, -EBADF);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(q[1]), 0);
+    REQUIRE_CIO(cio_close(q[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
+    REQUIRE_CIO(cio_await(t1), -EBADF);
+    REQUIRE_CIO(cio_await(t2), -EBADF);
+    REQUIRE_CIO(cio_await(t3), -EBADF);
+    REQUIRE_CIO(a.result, -EBADF);
+    REQUIRE_CIO(b.result, -EBADF);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(q[1]), 0);
     return 0;
 }
 
@@ -562,34 +475,34 @@ static int main_bad_fds(void *arg)
     char buf[8] = {0};
     struct sockaddr_in a = loopback(9);
     socklen_t len = sizeof a;
-    CHECK_CIO(cio_read(-1, buf, 1), -EBADF);
-    CHECK_CIO(cio_write(-1, buf, 1), -EBADF);
-    CHECK_CIO(cio_wait_readable(-1), -EBADF);
-    CHECK_CIO(cio_wait_writable(-1), -EBADF);
-    CHECK_CIO(cio_pread(-1, buf, 1, 0), -EBADF);
-    CHECK_CIO(cio_pwrite(-1, buf, 1, 0), -EBADF);
-    CHECK_CIO(cio_accept(-1, NULL, NULL), -EBADF);
-    CHECK_CIO(cio_connect(-1, (struct sockaddr *)&a, sizeof a), -EBADF);
-    CHECK_CIO(cio_recvfrom(-1, buf, 1, (struct sockaddr *)&a, &len), -EBADF);
-    CHECK_CIO(cio_sendto(-1, buf, 1, (struct sockaddr *)&a, sizeof a), -EBADF);
-    CHECK_CIO(cio_close(-1), -EBADF);
+    REQUIRE_CIO(cio_read(-1, buf, 1), -EBADF);
+    REQUIRE_CIO(cio_write(-1, buf, 1), -EBADF);
+    REQUIRE_CIO(cio_wait_readable(-1), -EBADF);
+    REQUIRE_CIO(cio_wait_writable(-1), -EBADF);
+    REQUIRE_CIO(cio_pread(-1, buf, 1, 0), -EBADF);
+    REQUIRE_CIO(cio_pwrite(-1, buf, 1, 0), -EBADF);
+    REQUIRE_CIO(cio_accept(-1, NULL, NULL), -EBADF);
+    REQUIRE_CIO(cio_connect(-1, (struct sockaddr *)&a, sizeof a), -EBADF);
+    REQUIRE_CIO(cio_recvfrom(-1, buf, 1, (struct sockaddr *)&a, &len), -EBADF);
+    REQUIRE_CIO(cio_sendto(-1, buf, 1, (struct sockaddr *)&a, sizeof a), -EBADF);
+    REQUIRE_CIO(cio_close(-1), -EBADF);
 
     /* A number that was open and is not any more: once never seen by cio
      * (closed with close), once closed with cio_close after use. */
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
-    CHECK(close(p[0]) == 0);
-    CHECK(fcntl(p[0], F_GETFD) < 0 && errno == EBADF);
-    CHECK_CIO(cio_read(p[0], buf, 1), -EBADF);
-    CHECK_CIO(cio_wait_readable(p[0]), -EBADF);
-    CHECK_CIO(cio_close(p[0]), -EBADF);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(close(p[0]) == 0);
+    REQUIRE(fcntl(p[0], F_GETFD) < 0 && errno == EBADF);
+    REQUIRE_CIO(cio_read(p[0], buf, 1), -EBADF);
+    REQUIRE_CIO(cio_wait_readable(p[0]), -EBADF);
+    REQUIRE_CIO(cio_close(p[0]), -EBADF);
 
-    CHECK_CIO(cio_write(p[1], "x", 1), -EPIPE);
-    CHECK_CIO(cio_close(p[1]), 0);
-    CHECK(fcntl(p[1], F_GETFD) < 0 && errno == EBADF);
-    CHECK_CIO(cio_write(p[1], "x", 1), -EBADF);
-    CHECK_CIO(cio_wait_writable(p[1]), -EBADF);
-    CHECK_CIO(cio_close(p[1]), -EBADF);
+    REQUIRE_CIO(cio_write(p[1], "x", 1), -EPIPE);
+    REQUIRE_CIO(cio_close(p[1]), 0);
+    REQUIRE(fcntl(p[1], F_GETFD) < 0 && errno == EBADF);
+    REQUIRE_CIO(cio_write(p[1], "x", 1), -EBADF);
+    REQUIRE_CIO(cio_wait_writable(p[1]), -EBADF);
+    REQUIRE_CIO(cio_close(p[1]), -EBADF);
     return 0;
 }
 
@@ -603,25 +516,25 @@ static int main_null_buffers(void *arg)
 {
     (void)arg;
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
-    CHECK_CIO(cio_read(p[0], NULL, 5), -EINVAL);
-    CHECK_CIO(cio_write(p[1], NULL, 5), -EINVAL);
+    REQUIRE(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+    REQUIRE_CIO(cio_read(p[0], NULL, 5), -EINVAL);
+    REQUIRE_CIO(cio_write(p[1], NULL, 5), -EINVAL);
     /* Nothing was written by the refused call. */
     char c;
-    CHECK(read(p[0], &c, 1) < 0 && errno == EAGAIN);
+    REQUIRE(read(p[0], &c, 1) < 0 && errno == EAGAIN);
     /* n == 0 with NULL is no error. */
-    CHECK_CIO(cio_write(p[1], NULL, 0), 0);
+    REQUIRE_CIO(cio_write(p[1], NULL, 0), 0);
 
     int u1, u2, port1, port2;
-    CHECK((u1 = udp_socket(&port1)) >= 0);
-    CHECK((u2 = udp_socket(&port2)) >= 0);
+    REQUIRE((u1 = udp_socket(&port1)) >= 0);
+    REQUIRE((u2 = udp_socket(&port2)) >= 0);
     struct sockaddr_in to = loopback(port2);
-    CHECK_CIO(cio_sendto(u1, NULL, 5, (struct sockaddr *)&to, sizeof to), -EINVAL);
-    CHECK_CIO(cio_recvfrom(u2, NULL, 5, NULL, NULL), -EINVAL);
-    CHECK_CIO(cio_close(u1), 0);
-    CHECK_CIO(cio_close(u2), 0);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE_CIO(cio_sendto(u1, NULL, 5, (struct sockaddr *)&to, sizeof to), -EINVAL);
+    REQUIRE_CIO(cio_recvfrom(u2, NULL, 5, NULL, NULL), -EINVAL);
+    REQUIRE_CIO(cio_close(u1), 0);
+    REQUIRE_CIO(cio_close(u2), 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
 }
 
@@ -637,31 +550,31 @@ static int main_cancel_read(void *arg)
 {
     (void)arg;
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     reader r1 = {.fd = p[0]}, r2 = {.fd = p[0]}, r3 = {.fd = p[0]};
     cio_task *t1 = cio_create_task(read_once, &r1);
     cio_task *t2 = cio_create_task(wait_readable_once, &r2);
-    CHECK(t1 && t2);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(!r1.done && !r2.done);
-    CHECK_CIO(cio_cancel(t1), 0);
-    CHECK_CIO(cio_cancel(t2), 0);
-    CHECK_CIO(cio_await(t1), -ECANCELED);
-    CHECK_CIO(cio_await(t2), -ECANCELED);
-    CHECK_CIO(r1.result, -ECANCELED);
+    REQUIRE(t1 && t2);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(!r1.done && !r2.done);
+    REQUIRE_CIO(cio_cancel(t1), 0);
+    REQUIRE_CIO(cio_cancel(t2), 0);
+    REQUIRE_CIO(cio_await(t1), -ECANCELED);
+    REQUIRE_CIO(cio_await(t2), -ECANCELED);
+    REQUIRE_CIO(r1.result, -ECANCELED);
 
     /* The descriptor is as good as before: another task waits on it and
      * gets all the data (the cancelled read took none). */
     cio_task *t3 = cio_create_task(read_once, &r3);
-    CHECK(t3 != NULL);
-    CHECK_CIO(cio_sleep(0.01), 0);
-    CHECK(!r3.done);
-    CHECK_CIO(cio_write(p[1], "data", 4), 4);
-    CHECK_CIO(cio_await(t3), 0);
-    CHECK_CIO(r3.result, 4);
-    CHECK(memcmp(r3.buf, "data", 4) == 0);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE(t3 != NULL);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
+    REQUIRE(!r3.done);
+    REQUIRE_CIO(cio_write(p[1], "data", 4), 4);
+    REQUIRE_CIO(cio_await(t3), 0);
+    REQUIRE_CIO(r3.result, 4);
+    REQUIRE(memcmp(r3.buf, "data", 4) == 0);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
 }
 
@@ -675,7 +588,7 @@ static int main_timeout_read(void *arg)
 {
     (void)arg;
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     char buf[8];
     double start = cio_now();
     cio_timeout tm;
@@ -683,15 +596,15 @@ static int main_timeout_read(void *arg)
     ssize_t n = cio_read(p[0], buf, sizeof buf);
     int te = cio_timeout_exit(&tm);
     double took = cio_now() - start;
-    CHECK_CIO(n, -ETIMEDOUT);
-    CHECK_CIO(te, -ETIMEDOUT);
-    CHECK(took >= 0.045);
-    CHECK(took < 5);
+    REQUIRE_CIO(n, -ETIMEDOUT);
+    REQUIRE_CIO(te, -ETIMEDOUT);
+    REQUIRE(took >= 0.045);
+    REQUIRE(took < 5);
     /* Outside the scope the same descriptor reads normally. */
-    CHECK_CIO(cio_write(p[1], "ok", 2), 2);
-    CHECK_CIO(cio_read(p[0], buf, sizeof buf), 2);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
+    REQUIRE_CIO(cio_write(p[1], "ok", 2), 2);
+    REQUIRE_CIO(cio_read(p[0], buf, sizeof buf), 2);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
 }
 
@@ -719,9 +632,9 @@ typedef struct eintr_ctx {
 static int late_big_writer(void *arg)
 {
     eintr_ctx *c = arg;
-    CHECK_CIO(cio_sleep(0.2), 0);
-    CHECK_CIO(cio_write(c->wfd, c->src, 1 << 20), 1 << 20);
-    CHECK_CIO(cio_close(c->wfd), 0);
+    REQUIRE_CIO(cio_sleep(0.2), 0);
+    REQUIRE_CIO(cio_write(c->wfd, c->src, 1 << 20), 1 << 20);
+    REQUIRE_CIO(cio_close(c->wfd), 0);
     return 0;
 }
 
@@ -729,13 +642,13 @@ static int main_eintr(void *arg)
 {
     (void)arg;
     int p[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     eintr_ctx c = {.wfd = p[1], .src = malloc(1 << 20)};
     unsigned char *dst = malloc((1 << 20) + 1);
-    CHECK(c.src && dst);
+    REQUIRE(c.src && dst);
     fill_pattern(c.src, 1 << 20);
     cio_task *w = cio_create_task(late_big_writer, &c);
-    CHECK(w != NULL);
+    REQUIRE(w != NULL);
     /* The loop sleeps in the OS while the writer waits 0.2 s, with SIGALRM
      * arriving every millisecond: every poll is interrupted. */
     size_t got = 0;
@@ -751,10 +664,10 @@ static int main_eintr(void *arg)
     bool same = got == (1 << 20) && memcmp(c.src, dst, got) == 0;
     free(c.src);
     free(dst);
-    CHECK_CIO(wr, 0);
-    CHECK_CIO(got, 1 << 20);
-    CHECK(same);
-    CHECK_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(wr, 0);
+    REQUIRE_CIO(got, 1 << 20);
+    REQUIRE(same);
+    REQUIRE_CIO(cio_close(p[0]), 0);
     return 0;
 }
 
@@ -795,9 +708,9 @@ static int echo_serve(void *arg)
     echo_server *s = arg;
     s->peer_len = sizeof s->peer;
     int fd = cio_accept(s->listen_fd, (struct sockaddr *)&s->peer, &s->peer_len);
-    CHECK(fd >= 0);
-    s->conn_nonblock = is_nonblocking(fd);
-    s->conn_cloexec = is_cloexec(fd);
+    REQUIRE(fd >= 0);
+    s->conn_nonblock = nonblocking(fd);
+    s->conn_cloexec = cloexec(fd);
     static char buf[65536];
     for (;;) {
         ssize_t n = cio_read(fd, buf, sizeof buf);
@@ -807,7 +720,7 @@ static int echo_serve(void *arg)
             break;
         s->echoed += (size_t)n;
     }
-    CHECK_CIO(cio_close(fd), 0);
+    REQUIRE_CIO(cio_close(fd), 0);
     return 0;
 }
 
@@ -822,8 +735,8 @@ typedef struct echo_client {
 static int echo_send(void *arg)
 {
     echo_client *c = arg;
-    CHECK_CIO(cio_write(c->fd, c->src, ECHO_BYTES), ECHO_BYTES);
-    CHECK(shutdown(c->fd, SHUT_WR) == 0);
+    REQUIRE_CIO(cio_write(c->fd, c->src, ECHO_BYTES), ECHO_BYTES);
+    REQUIRE(shutdown(c->fd, SHUT_WR) == 0);
     return 0;
 }
 
@@ -832,7 +745,7 @@ static int echo_receive(void *arg)
     echo_client *c = arg;
     for (;;) {
         ssize_t n = cio_read(c->fd, c->dst + c->got, ECHO_BYTES + 1 - c->got);
-        CHECK(n >= 0);
+        REQUIRE(n >= 0);
         if (n == 0)
             return 0;
         c->got += (size_t)n;
@@ -844,47 +757,47 @@ static int main_tcp_echo(void *arg)
     (void)arg;
     int port;
     echo_server s = {0};
-    CHECK((s.listen_fd = tcp_listener(&port)) >= 0);
+    REQUIRE((s.listen_fd = tcp_listener(&port)) >= 0);
     cio_task *server = cio_create_task(echo_serve, &s);
-    CHECK(server != NULL);
+    REQUIRE(server != NULL);
 
     /* A blocking socket: cio_connect makes it non-blocking. */
     echo_client c = {0};
-    CHECK((c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+    REQUIRE((c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
     struct sockaddr_in to = loopback(port);
-    CHECK_CIO(cio_connect(c.fd, (struct sockaddr *)&to, sizeof to), 0);
-    CHECK(is_nonblocking(c.fd));
+    REQUIRE_CIO(cio_connect(c.fd, (struct sockaddr *)&to, sizeof to), 0);
+    REQUIRE(nonblocking(c.fd));
     c.src = malloc(ECHO_BYTES);
     c.dst = malloc(ECHO_BYTES + 1);
-    CHECK(c.src && c.dst);
+    REQUIRE(c.src && c.dst);
     fill_pattern(c.src, ECHO_BYTES);
     /* Sending and receiving at once: 1 MiB does not fit in the socket
      * buffers, so one task alone would deadlock with the echo. */
     cio_task *tasks[3] = {cio_create_task(echo_send, &c), cio_create_task(echo_receive, &c),
                           server};
-    CHECK(tasks[0] && tasks[1]);
+    REQUIRE(tasks[0] && tasks[1]);
     int r = cio_gather(tasks, 3, NULL);
     bool same = c.got == ECHO_BYTES && memcmp(c.src, c.dst, ECHO_BYTES) == 0;
     free(c.src);
     free(c.dst);
-    CHECK_CIO(r, 0);
-    CHECK_CIO(c.got, ECHO_BYTES);
-    CHECK(same);
-    CHECK_CIO(s.echoed, ECHO_BYTES);
+    REQUIRE_CIO(r, 0);
+    REQUIRE_CIO(c.got, ECHO_BYTES);
+    REQUIRE(same);
+    REQUIRE_CIO(s.echoed, ECHO_BYTES);
 
     /* What cio_accept handed out, and who it said was calling. */
-    CHECK(s.conn_nonblock);
-    CHECK(s.conn_cloexec);
-    CHECK(s.peer_len == sizeof(struct sockaddr_in));
-    CHECK(s.peer.sin_family == AF_INET);
-    CHECK(s.peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    REQUIRE(s.conn_nonblock);
+    REQUIRE(s.conn_cloexec);
+    REQUIRE(s.peer_len == sizeof(struct sockaddr_in));
+    REQUIRE(s.peer.sin_family == AF_INET);
+    REQUIRE(s.peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
     struct sockaddr_in mine;
     socklen_t mine_len = sizeof mine;
-    CHECK(getsockname(c.fd, (struct sockaddr *)&mine, &mine_len) == 0);
-    CHECK(s.peer.sin_port == mine.sin_port);
+    REQUIRE(getsockname(c.fd, (struct sockaddr *)&mine, &mine_len) == 0);
+    REQUIRE(s.peer.sin_port == mine.sin_port);
 
-    CHECK_CIO(cio_close(c.fd), 0);
-    CHECK_CIO(cio_close(s.listen_fd), 0);
+    REQUIRE_CIO(cio_close(c.fd), 0);
+    REQUIRE_CIO(cio_close(s.listen_fd), 0);
     return 0;
 }
 
@@ -916,24 +829,24 @@ static int main_accept_flags(void *arg)
     (void)arg;
     int port;
     acceptor a = {.fd = -1};
-    CHECK((a.listen_fd = tcp_listener(&port)) >= 0);
-    CHECK(fcntl(a.listen_fd, F_SETFD, 0) == 0);
-    CHECK(!is_nonblocking(a.listen_fd) && !is_cloexec(a.listen_fd));
+    REQUIRE((a.listen_fd = tcp_listener(&port)) >= 0);
+    REQUIRE(fcntl(a.listen_fd, F_SETFD, 0) == 0);
+    REQUIRE(!nonblocking(a.listen_fd) && !cloexec(a.listen_fd));
     cio_task *t = cio_create_task(accept_task, &a);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_sleep(0.02), 0);
-    CHECK(!a.done);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
+    REQUIRE(!a.done);
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    CHECK(c >= 0);
+    REQUIRE(c >= 0);
     struct sockaddr_in to = loopback(port);
-    CHECK_CIO(cio_connect(c, (struct sockaddr *)&to, sizeof to), 0);
-    CHECK_CIO(cio_await(t), 0);
-    CHECK(a.fd >= 0);
-    CHECK(is_nonblocking(a.fd));
-    CHECK(is_cloexec(a.fd));
-    CHECK_CIO(cio_close(a.fd), 0);
-    CHECK_CIO(cio_close(c), 0);
-    CHECK_CIO(cio_close(a.listen_fd), 0);
+    REQUIRE_CIO(cio_connect(c, (struct sockaddr *)&to, sizeof to), 0);
+    REQUIRE_CIO(cio_await(t), 0);
+    REQUIRE(a.fd >= 0);
+    REQUIRE(nonblocking(a.fd));
+    REQUIRE(cloexec(a.fd));
+    REQUIRE_CIO(cio_close(a.fd), 0);
+    REQUIRE_CIO(cio_close(c), 0);
+    REQUIRE_CIO(cio_close(a.listen_fd), 0);
     return 0;
 }
 
@@ -949,16 +862,16 @@ static int main_refused(void *arg)
     /* A port bound but not listening (kept bound, so nobody else takes it
      * meanwhile): the kernel answers a SYN with a reset. */
     int b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    CHECK(b >= 0);
+    REQUIRE(b >= 0);
     struct sockaddr_in a = loopback(0);
     socklen_t len = sizeof a;
-    CHECK(bind(b, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(getsockname(b, (struct sockaddr *)&a, &len) == 0);
+    REQUIRE(bind(b, (struct sockaddr *)&a, sizeof a) == 0);
+    REQUIRE(getsockname(b, (struct sockaddr *)&a, &len) == 0);
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    CHECK(c >= 0);
-    CHECK_CIO(cio_connect(c, (struct sockaddr *)&a, sizeof a), -ECONNREFUSED);
-    CHECK_CIO(cio_close(c), 0);
-    CHECK_CIO(cio_close(b), 0);
+    REQUIRE(c >= 0);
+    REQUIRE_CIO(cio_connect(c, (struct sockaddr *)&a, sizeof a), -ECONNREFUSED);
+    REQUIRE_CIO(cio_close(c), 0);
+    REQUIRE_CIO(cio_close(b), 0);
     return 0;
 }
 
@@ -984,8 +897,8 @@ static int udp_answer(void *arg)
     udp_peer *p = arg;
     p->from_len = sizeof p->from;
     p->got = cio_recvfrom(p->fd, p->buf, sizeof p->buf, (struct sockaddr *)&p->from, &p->from_len);
-    CHECK(p->got >= 0);
-    CHECK_CIO(cio_sendto(p->fd, "pong", 4, (struct sockaddr *)&p->from, p->from_len), 4);
+    REQUIRE(p->got >= 0);
+    REQUIRE_CIO(cio_sendto(p->fd, "pong", 4, (struct sockaddr *)&p->from, p->from_len), 4);
     return 0;
 }
 
@@ -996,25 +909,25 @@ static int main_udp(void *arg)
     int a = udp_socket(&port_a);
     udp_peer b = {0};
     b.fd = udp_socket(&port_b);
-    CHECK(a >= 0 && b.fd >= 0);
+    REQUIRE(a >= 0 && b.fd >= 0);
     cio_task *t = cio_create_task(udp_answer, &b);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_sleep(0.01), 0);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
     /* The receiver is parked: nothing was sent yet. */
-    CHECK(b.got == 0);
+    REQUIRE(b.got == 0);
     struct sockaddr_in to = loopback(port_b);
-    CHECK_CIO(cio_sendto(a, "ping", 4, (struct sockaddr *)&to, sizeof to), 4);
+    REQUIRE_CIO(cio_sendto(a, "ping", 4, (struct sockaddr *)&to, sizeof to), 4);
     char buf[16];
-    CHECK_CIO(cio_recvfrom(a, buf, sizeof buf, NULL, NULL), 4);
-    CHECK(memcmp(buf, "pong", 4) == 0);
-    CHECK_CIO(cio_await(t), 0);
-    CHECK_CIO(b.got, 4);
-    CHECK(memcmp(b.buf, "ping", 4) == 0);
-    CHECK(b.from_len == sizeof(struct sockaddr_in));
-    CHECK(ntohs(b.from.sin_port) == port_a);
-    CHECK(b.from.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
-    CHECK_CIO(cio_close(a), 0);
-    CHECK_CIO(cio_close(b.fd), 0);
+    REQUIRE_CIO(cio_recvfrom(a, buf, sizeof buf, NULL, NULL), 4);
+    REQUIRE(memcmp(buf, "pong", 4) == 0);
+    REQUIRE_CIO(cio_await(t), 0);
+    REQUIRE_CIO(b.got, 4);
+    REQUIRE(memcmp(b.buf, "ping", 4) == 0);
+    REQUIRE(b.from_len == sizeof(struct sockaddr_in));
+    REQUIRE(ntohs(b.from.sin_port) == port_a);
+    REQUIRE(b.from.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    REQUIRE_CIO(cio_close(a), 0);
+    REQUIRE_CIO(cio_close(b.fd), 0);
     return 0;
 }
 
@@ -1030,13 +943,13 @@ static int main_addr_without_len(void *arg)
     int port;
     int l = tcp_listener(&port);
     int u = udp_socket(&port);
-    CHECK(l >= 0 && u >= 0);
+    REQUIRE(l >= 0 && u >= 0);
     struct sockaddr_in a;
     char buf[8];
-    CHECK_CIO(cio_accept(l, (struct sockaddr *)&a, NULL), -EINVAL);
-    CHECK_CIO(cio_recvfrom(u, buf, sizeof buf, (struct sockaddr *)&a, NULL), -EINVAL);
-    CHECK_CIO(cio_close(l), 0);
-    CHECK_CIO(cio_close(u), 0);
+    REQUIRE_CIO(cio_accept(l, (struct sockaddr *)&a, NULL), -EINVAL);
+    REQUIRE_CIO(cio_recvfrom(u, buf, sizeof buf, (struct sockaddr *)&a, NULL), -EINVAL);
+    REQUIRE_CIO(cio_close(l), 0);
+    REQUIRE_CIO(cio_close(u), 0);
     return 0;
 }
 
@@ -1063,53 +976,53 @@ static int main_pread_pwrite(void *arg)
 {
     (void)arg;
     int fd = temp_file();
-    CHECK(fd >= 0);
+    REQUIRE(fd >= 0);
     /* A regular file is always ready, as poll(2) says. */
-    CHECK_CIO(cio_wait_readable(fd), 0);
-    CHECK_CIO(cio_wait_writable(fd), 0);
-    CHECK_CIO(cio_pwrite(fd, "world", 5, 100), 5);
-    CHECK_CIO(cio_pwrite(fd, "hello", 5, 0), 5);
+    REQUIRE_CIO(cio_wait_readable(fd), 0);
+    REQUIRE_CIO(cio_wait_writable(fd), 0);
+    REQUIRE_CIO(cio_pwrite(fd, "world", 5, 100), 5);
+    REQUIRE_CIO(cio_pwrite(fd, "hello", 5, 0), 5);
     char buf[128];
-    CHECK_CIO(cio_pread(fd, buf, 5, 100), 5);
-    CHECK(memcmp(buf, "world", 5) == 0);
-    CHECK_CIO(cio_pread(fd, buf, 5, 0), 5);
-    CHECK(memcmp(buf, "hello", 5) == 0);
+    REQUIRE_CIO(cio_pread(fd, buf, 5, 100), 5);
+    REQUIRE(memcmp(buf, "world", 5) == 0);
+    REQUIRE_CIO(cio_pread(fd, buf, 5, 0), 5);
+    REQUIRE(memcmp(buf, "hello", 5) == 0);
     /* The gap reads as zeros; past the end is EOF. */
-    CHECK_CIO(cio_pread(fd, buf, 95, 5), 95);
+    REQUIRE_CIO(cio_pread(fd, buf, 95, 5), 95);
     for (int i = 0; i < 95; i++)
-        CHECK(buf[i] == 0);
-    CHECK_CIO(cio_pread(fd, buf, sizeof buf, 105), 0);
-    CHECK_CIO(cio_pread(fd, buf, sizeof buf, 1000), 0);
+        REQUIRE(buf[i] == 0);
+    REQUIRE_CIO(cio_pread(fd, buf, sizeof buf, 105), 0);
+    REQUIRE_CIO(cio_pread(fd, buf, sizeof buf, 1000), 0);
     /* Positioned I/O leaves the file offset alone... */
-    CHECK(lseek(fd, 0, SEEK_CUR) == 0);
+    REQUIRE(lseek(fd, 0, SEEK_CUR) == 0);
     /* ...which cio_read and cio_write use and move. */
-    CHECK_CIO(cio_write(fd, "ABC", 3), 3);
-    CHECK(lseek(fd, 0, SEEK_CUR) == 3);
-    CHECK_CIO(cio_pread(fd, buf, 5, 0), 5);
-    CHECK(memcmp(buf, "ABClo", 5) == 0);
-    CHECK(lseek(fd, 100, SEEK_SET) == 100);
-    CHECK_CIO(cio_read(fd, buf, sizeof buf), 5);
-    CHECK(memcmp(buf, "world", 5) == 0);
-    CHECK_CIO(cio_read(fd, buf, sizeof buf), 0);
+    REQUIRE_CIO(cio_write(fd, "ABC", 3), 3);
+    REQUIRE(lseek(fd, 0, SEEK_CUR) == 3);
+    REQUIRE_CIO(cio_pread(fd, buf, 5, 0), 5);
+    REQUIRE(memcmp(buf, "ABClo", 5) == 0);
+    REQUIRE(lseek(fd, 100, SEEK_SET) == 100);
+    REQUIRE_CIO(cio_read(fd, buf, sizeof buf), 5);
+    REQUIRE(memcmp(buf, "world", 5) == 0);
+    REQUIRE_CIO(cio_read(fd, buf, sizeof buf), 0);
     /* A large positioned write is written whole. */
     size_t big = 8u << 20;
     unsigned char *src = malloc(big), *dst = malloc(big);
-    CHECK(src && dst);
+    REQUIRE(src && dst);
     fill_pattern(src, big);
     ssize_t w = cio_pwrite(fd, src, big, 4096);
     ssize_t r = cio_pread(fd, dst, big, 4096);
     bool same = memcmp(src, dst, big) == 0;
     free(src);
     free(dst);
-    CHECK_CIO(w, big);
-    CHECK_CIO(r, big);
-    CHECK(same);
+    REQUIRE_CIO(w, big);
+    REQUIRE_CIO(r, big);
+    REQUIRE(same);
     /* Bad offsets and sizes. */
-    CHECK_CIO(cio_pread(fd, buf, 1, -1), -EINVAL);
-    CHECK_CIO(cio_pwrite(fd, "x", 1, -1), -EINVAL);
-    CHECK_CIO(cio_pread(fd, NULL, 1, 0), -EINVAL);
-    CHECK_CIO(cio_pwrite(fd, NULL, 1, 0), -EINVAL);
-    CHECK_CIO(cio_close(fd), 0);
+    REQUIRE_CIO(cio_pread(fd, buf, 1, -1), -EINVAL);
+    REQUIRE_CIO(cio_pwrite(fd, "x", 1, -1), -EINVAL);
+    REQUIRE_CIO(cio_pread(fd, NULL, 1, 0), -EINVAL);
+    REQUIRE_CIO(cio_pwrite(fd, NULL, 1, 0), -EINVAL);
+    REQUIRE_CIO(cio_close(fd), 0);
     return 0;
 }
 
@@ -1123,21 +1036,21 @@ static int main_espipe(void *arg)
 {
     (void)arg;
     int p[2], sv[2];
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     char buf[4];
-    CHECK_CIO(cio_pread(p[0], buf, sizeof buf, 0), -ESPIPE);
-    CHECK_CIO(cio_pwrite(p[1], "x", 1, 0), -ESPIPE);
-    CHECK_CIO(cio_pread(sv[0], buf, sizeof buf, 0), -ESPIPE);
-    CHECK_CIO(cio_pwrite(sv[0], "x", 1, 0), -ESPIPE);
+    REQUIRE_CIO(cio_pread(p[0], buf, sizeof buf, 0), -ESPIPE);
+    REQUIRE_CIO(cio_pwrite(p[1], "x", 1, 0), -ESPIPE);
+    REQUIRE_CIO(cio_pread(sv[0], buf, sizeof buf, 0), -ESPIPE);
+    REQUIRE_CIO(cio_pwrite(sv[0], "x", 1, 0), -ESPIPE);
     /* A negative offset is refused on a file (tested above) and on these
      * too, one way or the other. */
     ssize_t r = cio_pread(p[0], buf, sizeof buf, -1);
-    CHECK(r == -EINVAL || r == -ESPIPE);
-    CHECK_CIO(cio_close(p[0]), 0);
-    CHECK_CIO(cio_close(p[1]), 0);
-    CHECK_CIO(cio_close(sv[0]), 0);
-    CHECK_CIO(cio_close(sv[1]), 0);
+    REQUIRE(r == -EINVAL || r == -ESPIPE);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
+    REQUIRE_CIO(cio_close(sv[0]), 0);
+    REQUIRE_CIO(cio_close(sv[1]), 0);
     return 0;
 }
 
@@ -1199,8 +1112,8 @@ static int main_file_pool(void *arg)
 {
     (void)arg;
     int rf = temp_file(), wf = temp_file();
-    CHECK(rf >= 0 && wf >= 0);
-    CHECK(pwrite(rf, "contents", 8, 0) == 8);
+    REQUIRE(rf >= 0 && wf >= 0);
+    REQUIRE(pwrite(rf, "contents", 8, 0) == 8);
 
     pool_hold h;
     atomic_init(&h.started, 0);
@@ -1208,33 +1121,33 @@ static int main_file_pool(void *arg)
     cio_task *holders[POOL_SIZE];
     for (int i = 0; i < POOL_SIZE; i++) {
         holders[i] = cio_create_task(hold_task, &h);
-        CHECK(holders[i] != NULL);
+        REQUIRE(holders[i] != NULL);
     }
     double start = cio_now();
     while (atomic_load(&h.started) < POOL_SIZE && cio_now() - start < 10)
-        CHECK_CIO(cio_sleep(0.001), 0);
-    CHECK(atomic_load(&h.started) == POOL_SIZE);
+        REQUIRE_CIO(cio_sleep(0.001), 0);
+    REQUIRE(atomic_load(&h.started) == POOL_SIZE);
 
     file_op rd = {.fd = rf}, wr = {.fd = wf};
     cio_task *r = cio_create_task(file_read_task, &rd);
     cio_task *w = cio_create_task(file_write_task, &wr);
-    CHECK(r && w);
+    REQUIRE(r && w);
     /* The loop runs (this sleep ends) while both are parked behind the
      * busy pool. */
-    CHECK_CIO(cio_sleep(0.05), 0);
+    REQUIRE_CIO(cio_sleep(0.05), 0);
     bool parked = !rd.done && !wr.done;
     atomic_store(&h.release, true);
-    CHECK_CIO(cio_gather(holders, POOL_SIZE, NULL), 0);
-    CHECK_CIO(cio_await(r), 0);
-    CHECK_CIO(cio_await(w), 0);
-    CHECK(parked);
-    CHECK_CIO(rd.result, 8);
-    CHECK(memcmp(rd.buf, "contents", 8) == 0);
-    CHECK_CIO(wr.result, 7);
+    REQUIRE_CIO(cio_gather(holders, POOL_SIZE, NULL), 0);
+    REQUIRE_CIO(cio_await(r), 0);
+    REQUIRE_CIO(cio_await(w), 0);
+    REQUIRE(parked);
+    REQUIRE_CIO(rd.result, 8);
+    REQUIRE(memcmp(rd.buf, "contents", 8) == 0);
+    REQUIRE_CIO(wr.result, 7);
     char buf[8];
-    CHECK(pread(wf, buf, sizeof buf, 0) == 7 && memcmp(buf, "written", 7) == 0);
-    CHECK_CIO(cio_close(rf), 0);
-    CHECK_CIO(cio_close(wf), 0);
+    REQUIRE(pread(wf, buf, sizeof buf, 0) == 7 && memcmp(buf, "written", 7) == 0);
+    REQUIRE_CIO(cio_close(rf), 0);
+    REQUIRE_CIO(cio_close(wf), 0);
     return 0;
 }
 

@@ -5,7 +5,7 @@
  * thread through cio_call_soon_threadsafe, bad input, freeing a future
  * still awaited.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 #include <pthread.h>
 

@@ -6,7 +6,7 @@
  * children, a child that ignores its cancellation still cannot outlive the
  * group, timeouts, nesting, shields, many short children, bad input.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 typedef struct child {
     order_log *log;

@@ -6,7 +6,7 @@
  * test_finished_waiter_cancelled, test_cancel_race). Bad input, freeing a
  * lock still waited on.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 typedef struct locker {
     cio_lock *l;

@@ -5,7 +5,7 @@
  * or not), a cancelled get that loses no item and a cancelled put that
  * inserts none, bad input, freeing a queue still waited on.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 #define ITEM(n) ((void *)(intptr_t)(n))
 #define NUM(p) ((int)(intptr_t)(p))

@@ -19,49 +19,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static char first_failure[1024];
-
-__attribute__((format(printf, 3, 4))) static void note_failure(const char *file, int line,
-                                                               const char *fmt, ...)
-{
-    if (first_failure[0])
-        return;
-    int n = snprintf(first_failure, sizeof first_failure, "%s:%d: ", file, line);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(first_failure + n, sizeof first_failure - (size_t)n, fmt, ap);
-    va_end(ap);
-}
-
-/* Checks for use inside tasks and callbacks (see the file comment). */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            note_failure(__FILE__, __LINE__, "check failed: %s", #cond);                           \
-    } while (0)
-
-#define CHECK_CIO(expr, want)                                                                      \
-    do {                                                                                           \
-        long long got_ = (long long)(expr);                                                        \
-        long long want_ = (long long)(want);                                                       \
-        if (got_ != want_)                                                                         \
-            note_failure(__FILE__, __LINE__, "%s returned %lld (%s), expected %lld (%s)", #expr,   \
-                         got_, cio_strerror((int)got_), want_, cio_strerror((int)want_));          \
-    } while (0)
-
-/* Runs fn(arg) as main of a fresh loop, reports the first check that failed
- * inside it, then checks main's result. */
-static void run_main(cio_fn fn, void *arg, int want)
-{
-    first_failure[0] = '\0';
-    int r = test_run(fn, arg);
-    if (first_failure[0])
-        fail_msg("%s", first_failure);
-    assert_cio(r, want);
-}
-
-static int return_arg(void *arg) { return (int)(intptr_t)arg; }
-
 static int set_flag(void *arg)
 {
     *(int *)arg = 1;

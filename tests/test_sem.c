@@ -4,7 +4,7 @@
  * waiter cancelled after the hand-off keeps its permit, timeouts, the
  * bounded semaphore's over-release, bad input, freeing one still waited on.
  */
-#include "synctest.h"
+#include "testutil.h"
 
 typedef struct acquirer {
     cio_sem *s;

@@ -17,18 +17,12 @@
 #include <fenv.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(ASAN_BUILD) || defined(TSAN_BUILD)
 #define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
 #endif
 
 /* ----------------------------------------------------------- scenarios */
@@ -58,12 +52,6 @@ static int recurse_below(uintptr_t limit, int depth)
     if ((uintptr_t)frame <= limit)
         return frame[0];
     return recurse_below(limit, depth + 1) + frame[sizeof frame - 1];
-}
-
-static void say(const char *msg)
-{
-    ssize_t n = write(STDERR_FILENO, msg, strlen(msg));
-    (void)n;
 }
 
 static int deep_body(void *arg)
@@ -108,63 +96,6 @@ static int run_scenario(const char *name)
     return 2;
 }
 
-/* How the child process ended and what it wrote to stderr. */
-typedef struct child_result {
-    int status;
-    char err[4096];
-} child_result;
-
-/* Runs this binary again with `scenario` as its argument, stderr captured. */
-static void run_scenario_child(const char *scenario, child_result *out)
-{
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        dup2(p[1], STDERR_FILENO);
-        close(p[1]);
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        /* A child that hangs dies of SIGALRM, failing the test instead of
-         * stalling the suite. */
-        alarm(20);
-        execl("/proc/self/exe", "test_stack", scenario, (char *)NULL);
-        say("exec failed\n");
-        _exit(127);
-    }
-    close(p[1]);
-    size_t len = 0;
-    for (;;) {
-        char chunk[512];
-        ssize_t n = read(p[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        size_t room = sizeof out->err - 1 - len;
-        size_t take = (size_t)n < room ? (size_t)n : room;
-        memcpy(out->err + len, chunk, take);
-        len += take;
-    }
-    out->err[len] = '\0';
-    close(p[0]);
-    while (waitpid(pid, &out->status, 0) < 0 && errno == EINTR)
-        ;
-}
-
-static void assert_child_aborted(const child_result *r, const char *needle)
-{
-    if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT)
-        fail_msg("the child did not die of SIGABRT (status 0x%x); its stderr:\n%s", r->status,
-                 r->err);
-    if (!strstr(r->err, needle))
-        fail_msg("the child's stderr lacks \"%s\":\n%s", needle, r->err);
-}
-
 /* The number after "stack size " in the report, or 0. */
 static unsigned long reported_stack_size(const char *err)
 {
@@ -183,7 +114,7 @@ static void test_overflow_into_guard_page_is_reported(void **state)
     print_message("skipped: stack overflow reports are not available in sanitizer builds\n");
 #else
     child_result r;
-    run_scenario_child("overflow-guarded", &r);
+    run_self_child("test_stack", "overflow-guarded", &r);
     assert_child_aborted(&r, "stack overflow in task 'deep64'");
     assert_true(strstr(r.err, "stack size 65536") != NULL);
     assert_null(strstr(r.err, "survived"));
@@ -197,7 +128,7 @@ static void test_overflow_past_canary_is_reported_at_next_switch(void **state)
     print_message("skipped: stack overflow reports are not available in sanitizer builds\n");
 #else
     child_result r;
-    run_scenario_child("overflow-canary", &r);
+    run_self_child("test_stack", "overflow-canary", &r);
     assert_child_aborted(&r, "stack overflow in task 'tiny'");
     /* Caught at the switch, not before it and not after it. */
     assert_non_null(strstr(r.err, "recursion returned"));

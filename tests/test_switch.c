@@ -5,65 +5,17 @@
  * 256 KiB stack, and 10,000 tasks interleave. Run at -O0 and -O2, on every
  * architecture file and on the ucontext fallback.
  *
- * Failures inside tasks are recorded (EXPECT / CHECK), not asserted:
+ * Failures inside tasks are recorded (EXPECT / REQUIRE), not asserted:
  * cmocka reports a failure with longjmp, which must not leave a task's
  * stack. Each test asserts the record once cio_run has returned.
  */
 #define _GNU_SOURCE
 #include <fenv.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "testutil.h"
-
-/* ------------------------------------------------------ failure records */
-
-static char fail_text[1024];
-static int fail_count;
-
-__attribute__((format(printf, 3, 4))) static void note_failure(const char *file, int line,
-                                                               const char *fmt, ...)
-{
-    if (fail_count++ == 0) {
-        int n = snprintf(fail_text, sizeof fail_text, "%s:%d: ", file, line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_text + n, sizeof fail_text - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
-#define EXPECT(cond) ((cond) ? true : (note_failure(__FILE__, __LINE__, "%s", #cond), false))
-/* In a task: record the failure and end the task with a result the test
- * will not mistake for success. */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!EXPECT(cond))                                                                         \
-            return -1000;                                                                          \
-    } while (0)
-#define CHECK_CIO(expr, want)                                                                      \
-    do {                                                                                           \
-        long long got_ = (long long)(expr);                                                        \
-        if (got_ != (long long)(want)) {                                                           \
-            note_failure(__FILE__, __LINE__, "%s returned %lld (%s), expected %lld", #expr, got_,  \
-                         cio_strerror((int)got_), (long long)(want));                              \
-            return -1000;                                                                          \
-        }                                                                                          \
-    } while (0)
-
-/* Runs main_fn in a fresh loop and asserts that it returned 0 and recorded
- * no failure. */
-static void run_ok(cio_fn main_fn, void *arg)
-{
-    fail_count = 0;
-    fail_text[0] = '\0';
-    int r = test_run(main_fn, arg);
-    if (fail_count)
-        fail_msg("%s (%d failure(s) in all)", fail_text, fail_count);
-    assert_cio(r, 0);
-}
 
 /* Creates n tasks running fn(args[i]) (args may be NULL), gathers them and
  * checks that each returned 0. */
@@ -71,10 +23,10 @@ static int spawn_and_gather(int n, cio_fn fn, void *const *args, const cio_task_
 {
     cio_task **tasks = calloc((size_t)n, sizeof *tasks);
     int *results = calloc((size_t)n, sizeof *results);
-    CHECK(tasks && results);
+    REQUIRE(tasks && results);
     for (int i = 0; i < n; i++) {
         tasks[i] = cio_create_task_opts(fn, args ? args[i] : NULL, opts);
-        CHECK(tasks[i] != NULL);
+        REQUIRE(tasks[i] != NULL);
     }
     int r = cio_gather(tasks, (size_t)n, results);
     int bad = 0;
@@ -82,8 +34,8 @@ static int spawn_and_gather(int n, cio_fn fn, void *const *args, const cio_task_
         bad += results[i] != 0;
     free(tasks);
     free(results);
-    CHECK_CIO(r, 0);
-    CHECK(bad == 0);
+    REQUIRE_CIO(r, 0);
+    REQUIRE(bad == 0);
     return 0;
 }
 
@@ -150,7 +102,7 @@ static int churn_task(void *arg)
     churn_job *job = arg;
     int yield_errors = 0;
     uint64_t got = churn(job->seed, CHURN_ROUNDS, job->yield_every, &yield_errors);
-    CHECK(yield_errors == 0);
+    REQUIRE(yield_errors == 0);
     if (got != job->expected) {
         note_failure(__FILE__, __LINE__,
                      "seed %llu, yielding every %d: checksum %#llx, expected %#llx",
@@ -209,25 +161,25 @@ static bool rounding_is(int m)
 static int child_sees_default(void *arg)
 {
     (void)arg;
-    CHECK(rounding_is(0));
+    REQUIRE(rounding_is(0));
     return 0;
 }
 
 static int mode_task(void *arg)
 {
     int m = (int)(intptr_t)arg;
-    CHECK(rounding_is(0));
-    CHECK(fesetround(modes[m]) == 0);
+    REQUIRE(rounding_is(0));
+    REQUIRE(fesetround(modes[m]) == 0);
     for (int i = 0; i < 200; i++) {
-        CHECK_CIO(cio_yield(), 0);
-        CHECK(rounding_is(m));
+        REQUIRE_CIO(cio_yield(), 0);
+        REQUIRE(rounding_is(m));
         if (i == 100) {
             /* A task created (and so prepared) while this one runs in
              * mode m still starts with the default environment. */
             cio_task *child = cio_create_task(child_sees_default, NULL);
-            CHECK(child != NULL);
-            CHECK_CIO(cio_await(child), 0);
-            CHECK(rounding_is(m));
+            REQUIRE(child != NULL);
+            REQUIRE_CIO(cio_await(child), 0);
+            REQUIRE(rounding_is(m));
         }
     }
     /* Leave the mode set: the loop and the other tasks must not see it. */
@@ -239,12 +191,12 @@ static int main_rounding(void *arg)
     (void)arg;
     /* cio_run was called in FE_DOWNWARD; the first task starts in the
      * default mode all the same. */
-    CHECK(rounding_is(0));
+    REQUIRE(rounding_is(0));
     void *args[8];
     for (int i = 0; i < 8; i++)
         args[i] = (void *)(intptr_t)(i % 4);
-    CHECK(spawn_and_gather(8, mode_task, args, NULL) == 0);
-    CHECK(rounding_is(0));
+    REQUIRE(spawn_and_gather(8, mode_task, args, NULL) == 0);
+    REQUIRE(rounding_is(0));
     return 0;
 }
 
@@ -278,13 +230,13 @@ static __attribute__((noinline)) bool frame_aligned(void)
 static int aligned_task(void *arg)
 {
     (void)arg;
-    CHECK(frame_aligned());
+    REQUIRE(frame_aligned());
     char text[64];
     long double ld = 2.5L;
     snprintf(text, sizeof text, "%.3f %.1Lf", 3.25, ld);
-    CHECK(strcmp(text, "3.250 2.5") == 0);
-    CHECK_CIO(cio_yield(), 0);
-    CHECK(frame_aligned());
+    REQUIRE(strcmp(text, "3.250 2.5") == 0);
+    REQUIRE_CIO(cio_yield(), 0);
+    REQUIRE(frame_aligned());
     return 0;
 }
 
@@ -298,7 +250,7 @@ static int main_alignment(void *arg)
     static const size_t sizes[] = {0, 8 * 1024, 16 * 1024, 100 * 1024 + 512};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         cio_task_opts opts = {.stack_size = sizes[s]};
-        CHECK(spawn_and_gather(9, aligned_task, NULL, &opts) == 0);
+        REQUIRE(spawn_and_gather(9, aligned_task, NULL, &opts) == 0);
     }
     return 0;
 }
@@ -347,8 +299,8 @@ static int deep_task(void *arg)
     for (int depth = 0; depth <= DEPTH; depth++)
         for (int i = 0; i < FRAME_BYTES; i++)
             want += (unsigned char)(depth * 31 + i + salt);
-    CHECK(broken == 0);
-    CHECK(got == want);
+    REQUIRE(broken == 0);
+    REQUIRE(got == want);
     return 0;
 }
 
@@ -384,12 +336,12 @@ static int many_task(void *arg)
         mine[i] = id * 8 + (uintptr_t)i;
     for (int round = 0; round < MANY_ROUNDS; round++) {
         long before = ++many_progress;
-        CHECK_CIO(cio_yield(), 0);
+        REQUIRE_CIO(cio_yield(), 0);
         /* Every other ready task ran once meanwhile (in the last round,
          * the others may all have finished already). */
-        CHECK(round == MANY_ROUNDS - 1 || many_progress > before);
+        REQUIRE(round == MANY_ROUNDS - 1 || many_progress > before);
         for (int i = 0; i < 8; i++)
-            CHECK(mine[i] == id * 8 + (uintptr_t)i);
+            REQUIRE(mine[i] == id * 8 + (uintptr_t)i);
     }
     return 0;
 }
@@ -398,14 +350,14 @@ static int main_many(void *arg)
 {
     (void)arg;
     void **args = malloc(MANY * sizeof *args);
-    CHECK(args != NULL);
+    REQUIRE(args != NULL);
     for (uintptr_t i = 0; i < MANY; i++)
         args[i] = (void *)i;
     many_progress = 0;
     int r = spawn_and_gather(MANY, many_task, args, NULL);
     free(args);
-    CHECK(r == 0);
-    CHECK(many_progress == (long)MANY * MANY_ROUNDS);
+    REQUIRE(r == 0);
+    REQUIRE(many_progress == (long)MANY * MANY_ROUNDS);
     return 0;
 }
 

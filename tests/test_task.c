@@ -12,150 +12,17 @@
 #include <math.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN_BUILD 1
-#endif
-#endif
-
 /* ------------------------------------------------------------ helpers */
-
-static char first_failure[1024];
-
-__attribute__((format(printf, 3, 4))) static void note_failure(const char *file, int line,
-                                                               const char *fmt, ...)
-{
-    if (first_failure[0])
-        return;
-    int n = snprintf(first_failure, sizeof first_failure, "%s:%d: ", file, line);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(first_failure + n, sizeof first_failure - (size_t)n, fmt, ap);
-    va_end(ap);
-}
-
-/* Checks for use inside tasks and callbacks (see the file comment). */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            note_failure(__FILE__, __LINE__, "check failed: %s", #cond);                           \
-    } while (0)
-
-#define CHECK_CIO(expr, want)                                                                      \
-    do {                                                                                           \
-        long long got_ = (long long)(expr);                                                        \
-        long long want_ = (long long)(want);                                                       \
-        if (got_ != want_)                                                                         \
-            note_failure(__FILE__, __LINE__, "%s returned %lld (%s), expected %lld (%s)", #expr,   \
-                         got_, cio_strerror((int)got_), want_, cio_strerror((int)want_));          \
-    } while (0)
-
-/* Runs fn(arg) as main of a fresh loop, reports the first check that failed
- * inside it, then checks main's result. */
-static void run_main(cio_fn fn, void *arg, int want)
-{
-    first_failure[0] = '\0';
-    int r = test_run(fn, arg);
-    if (first_failure[0])
-        fail_msg("%s", first_failure);
-    assert_cio(r, want);
-}
-
-/* How a child process ended and what it wrote to stderr. */
-typedef struct child_result {
-    int status;
-    char err[4096];
-} child_result;
-
-/* Runs body() in a forked child whose stderr is captured, for misuse that
- * must abort the process. */
-static void run_child(void (*body)(void), child_result *out)
-{
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        dup2(p[1], STDERR_FILENO);
-        close(p[1]);
-        struct rlimit no_core = {0, 0};
-        setrlimit(RLIMIT_CORE, &no_core);
-        /* A child that hangs instead of aborting dies of SIGALRM, which
-         * fails the test rather than stalling the suite. */
-        alarm(20);
-        body();
-        _exit(0);
-    }
-    close(p[1]);
-    size_t len = 0;
-    for (;;) {
-        char chunk[512];
-        ssize_t n = read(p[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        size_t room = sizeof out->err - 1 - len;
-        size_t take = (size_t)n < room ? (size_t)n : room;
-        memcpy(out->err + len, chunk, take);
-        len += take;
-    }
-    out->err[len] = '\0';
-    close(p[0]);
-    while (waitpid(pid, &out->status, 0) < 0 && errno == EINTR)
-        ;
-}
-
-static void assert_child_aborted(const child_result *r, const char *needle)
-{
-    if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT)
-        fail_msg("the child did not die of SIGABRT (status 0x%x); its stderr:\n%s", r->status,
-                 r->err);
-    if (!strstr(r->err, needle))
-        fail_msg("the child's stderr lacks \"%s\":\n%s", needle, r->err);
-}
-
-/* The order in which tasks ran, one letter per step. */
-typedef struct order_log {
-    char buf[128];
-    size_t n;
-} order_log;
-
-static void log_put(order_log *l, char c)
-{
-    if (l->n < sizeof l->buf - 1)
-        l->buf[l->n++] = c;
-    l->buf[l->n] = '\0';
-}
-
-static int return_arg(void *arg) { return (int)(intptr_t)arg; }
 
 static int count_run(void *arg)
 {
     ++*(int *)arg;
     return 0;
 }
-
-/* Sleeps the given number of milliseconds and returns the sleep's result. */
-static int sleep_ms(void *arg) { return cio_sleep((double)(intptr_t)arg / 1000.0); }
 
 /* ----------------------------------------------------- create and await */
 

@@ -4,7 +4,7 @@
  * the pool is process-wide and starts on first use), bad input.
  *
  * Failures inside tasks and worker functions are recorded (EXPECT /
- * CHECK), not asserted: cmocka reports a failure with longjmp, which must
+ * REQUIRE), not asserted: cmocka reports a failure with longjmp, which must
  * not leave a task's stack or a worker thread. Each test asserts the
  * record once cio_run has returned.
  */
@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,79 +23,6 @@
 #include "testutil.h"
 
 extern char **environ;
-
-/* ------------------------------------------------------ failure records */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static char fail_text[1024];
-static int fail_count;
-
-__attribute__((format(printf, 3, 4))) static void note_failure(const char *file, int line,
-                                                               const char *fmt, ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (fail_count++ == 0) {
-        int n = snprintf(fail_text, sizeof fail_text, "%s:%d: ", file, line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_text + n, sizeof fail_text - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static bool expect_cio_(const char *file, int line, const char *expr, long long got, long long want)
-{
-    if (got == want)
-        return true;
-    note_failure(file, line, "%s returned %lld (%s), expected %lld (%s)", expr, got,
-                 cio_strerror((int)got), want, cio_strerror((int)want));
-    return false;
-}
-
-#define EXPECT(cond) ((cond) ? true : (note_failure(__FILE__, __LINE__, "%s", #cond), false))
-#define EXPECT_CIO(expr, want)                                                                     \
-    expect_cio_(__FILE__, __LINE__, #expr, (long long)(expr), (long long)(want))
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!EXPECT(cond))                                                                         \
-            return -1000;                                                                          \
-    } while (0)
-#define CHECK_CIO(expr, want)                                                                      \
-    do {                                                                                           \
-        if (!EXPECT_CIO(expr, want))                                                               \
-            return -1000;                                                                          \
-    } while (0)
-
-static void reset_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    fail_count = 0;
-    fail_text[0] = '\0';
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static void assert_no_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    int n = fail_count;
-    pthread_mutex_unlock(&fail_lock);
-    if (n)
-        fail_msg("%s (%d failure(s) in all)", fail_text, n);
-}
-
-/* Runs main_fn in a fresh loop; asserts it returned 0, recorded no
- * failure and left no descriptor open. */
-static void run_ok(cio_fn main_fn, void *arg)
-{
-    reset_failures();
-    int before = test_open_fds();
-    int r = cio_run(main_fn, arg);
-    assert_no_failures();
-    assert_cio(r, 0);
-    if (test_open_fds() != before)
-        fail_msg("the loop leaked %d descriptor(s)", test_open_fds() - before);
-}
 
 /* The pool size the library should have picked (same rules as the
  * header: CIO_THREADPOOL_SIZE, default 4, at most 256). */
@@ -127,15 +53,13 @@ static bool wait_for_count(atomic_int *counter, int want, double limit)
 
 /* ----------------------------------------------------------- results */
 
-static int return_arg(void *arg) { return (int)(intptr_t)arg; }
-
 static int main_result(void *arg)
 {
     (void)arg;
-    CHECK_CIO(cio_to_thread(return_arg, (void *)42), 42);
-    CHECK_CIO(cio_to_thread(return_arg, (void *)0), 0);
+    REQUIRE_CIO(cio_to_thread(return_arg, (void *)42), 42);
+    REQUIRE_CIO(cio_to_thread(return_arg, (void *)0), 0);
     /* A negative result is fn's, passed through untouched. */
-    CHECK_CIO(cio_to_thread(return_arg, (void *)(intptr_t)-7), -7);
+    REQUIRE_CIO(cio_to_thread(return_arg, (void *)(intptr_t)-7), -7);
     return 0;
 }
 
@@ -166,10 +90,10 @@ static int main_other_thread(void *arg)
     who w;
     memset(&w, 0, sizeof w);
     w.loop_there = cio_running_loop();
-    CHECK_CIO(cio_to_thread(record_thread, &w), 0);
-    CHECK(!pthread_equal(w.self, pthread_self()));
+    REQUIRE_CIO(cio_to_thread(record_thread, &w), 0);
+    REQUIRE(!pthread_equal(w.self, pthread_self()));
     /* A worker runs no loop. */
-    CHECK(w.loop_there == NULL);
+    REQUIRE(w.loop_there == NULL);
     return 0;
 }
 
@@ -216,15 +140,15 @@ static int main_loop_runs(void *arg)
     atomic_init(&t.ticks, 0);
     atomic_init(&t.stop, false);
     cio_task *tk = cio_create_task(ticker, &t);
-    CHECK(tk != NULL);
-    CHECK_CIO(cio_yield(), 0);
+    REQUIRE(tk != NULL);
+    REQUIRE_CIO(cio_yield(), 0);
     double start = cio_now();
     int advanced = cio_to_thread(sleep_and_watch, &t);
     double took = cio_now() - start;
     atomic_store(&t.stop, true);
-    CHECK_CIO(cio_await(tk), 0);
-    CHECK(advanced >= 3);
-    CHECK(took >= 0.19);
+    REQUIRE_CIO(cio_await(tk), 0);
+    REQUIRE(advanced >= 3);
+    REQUIRE(took >= 0.19);
     return 0;
 }
 
@@ -261,15 +185,15 @@ static int main_many_jobs(void *arg)
     cio_task *tasks[MANY_JOBS];
     for (intptr_t i = 0; i < MANY_JOBS; i++) {
         tasks[i] = cio_create_task(one_job_task, (void *)i);
-        CHECK(tasks[i] != NULL);
+        REQUIRE(tasks[i] != NULL);
     }
     int results[MANY_JOBS];
-    CHECK_CIO(cio_gather(tasks, MANY_JOBS, results), 0);
+    REQUIRE_CIO(cio_gather(tasks, MANY_JOBS, results), 0);
     for (int i = 0; i < MANY_JOBS; i++)
-        CHECK_CIO(results[i], i * 3);
+        REQUIRE_CIO(results[i], i * 3);
     /* More jobs than workers: never more at once than the pool has. */
-    CHECK(atomic_load(&max_in_flight) <= expected_pool_size());
-    CHECK(atomic_load(&max_in_flight) >= 1);
+    REQUIRE(atomic_load(&max_in_flight) <= expected_pool_size());
+    REQUIRE(atomic_load(&max_in_flight) >= 1);
     return 0;
 }
 
@@ -297,12 +221,12 @@ static int main_parallel(void *arg)
     int parties = (int)(intptr_t)arg;
     atomic_store(&met, 0);
     cio_task *tasks[8];
-    CHECK(parties <= 8);
+    REQUIRE(parties <= 8);
     for (int i = 0; i < parties; i++) {
         tasks[i] = cio_create_task(rendezvous_task, (void *)(intptr_t)parties);
-        CHECK(tasks[i] != NULL);
+        REQUIRE(tasks[i] != NULL);
     }
-    CHECK_CIO(cio_gather(tasks, (size_t)parties, NULL), 0);
+    REQUIRE_CIO(cio_gather(tasks, (size_t)parties, NULL), 0);
     return 0;
 }
 
@@ -319,7 +243,7 @@ static int several_jobs(void *arg)
 {
     (void)arg;
     for (intptr_t i = 0; i < 20; i++)
-        CHECK_CIO(cio_to_thread(return_arg, (void *)i), i);
+        REQUIRE_CIO(cio_to_thread(return_arg, (void *)i), i);
     return 0;
 }
 
@@ -335,13 +259,13 @@ static int main_two_loops(void *arg)
     (void)arg;
     int other = 1;
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, other_loop_thread, &other) == 0);
+    REQUIRE(pthread_create(&th, NULL, other_loop_thread, &other) == 0);
     int mine = several_jobs(NULL);
     /* Blocks this loop until the other is done; its jobs need no help
      * from this one. */
     pthread_join(th, NULL);
-    CHECK_CIO(mine, 0);
-    CHECK_CIO(other, 0);
+    REQUIRE_CIO(mine, 0);
+    REQUIRE_CIO(other, 0);
     return 0;
 }
 
@@ -390,12 +314,12 @@ static int main_cancel_mid_job(void *arg)
 {
     (void)arg;
     cio_task *t = cio_create_task(cancelled_caller, NULL);
-    CHECK(t != NULL);
+    REQUIRE(t != NULL);
     /* Let it submit the job and the worker start on it. */
-    CHECK_CIO(cio_sleep(0.05), 0);
-    CHECK_CIO(cio_cancel(t), 0);
+    REQUIRE_CIO(cio_sleep(0.05), 0);
+    REQUIRE_CIO(cio_cancel(t), 0);
     /* 0 only if the task saw -ECANCELED after fn's late write. */
-    CHECK_CIO(cio_await(t), 0);
+    REQUIRE_CIO(cio_await(t), 0);
     return 0;
 }
 
@@ -416,10 +340,10 @@ static int main_timeout_mid_job(void *arg)
     int r = cio_to_thread(write_late, &lw);
     int te = cio_timeout_exit(&tm);
     double took = cio_now() - start;
-    CHECK(lw.written);
-    CHECK_CIO(r, -ETIMEDOUT);
-    CHECK_CIO(te, -ETIMEDOUT);
-    CHECK(took >= 0.19);
+    REQUIRE(lw.written);
+    REQUIRE_CIO(r, -ETIMEDOUT);
+    REQUIRE_CIO(te, -ETIMEDOUT);
+    REQUIRE(took >= 0.19);
     return 0;
 }
 
@@ -442,10 +366,10 @@ static int main_precancelled(void *arg)
     (void)arg;
     late_write lw = {0, 0};
     cio_task *t = cio_create_task(precancelled_caller, &lw);
-    CHECK(t != NULL);
-    CHECK_CIO(cio_yield(), 0);
-    CHECK_CIO(cio_await(t), -ECANCELED);
-    CHECK(!lw.ran);
+    REQUIRE(t != NULL);
+    REQUIRE_CIO(cio_yield(), 0);
+    REQUIRE_CIO(cio_await(t), -ECANCELED);
+    REQUIRE(!lw.ran);
     return 0;
 }
 
@@ -470,9 +394,9 @@ static int detached_job_task(void *arg)
 static int main_leaves_job_behind(void *arg)
 {
     cio_task *t = cio_create_task(detached_job_task, arg);
-    CHECK(t != NULL);
+    REQUIRE(t != NULL);
     cio_detach(t);
-    CHECK_CIO(cio_sleep(0.05), 0);
+    REQUIRE_CIO(cio_sleep(0.05), 0);
     return 0;
 }
 
@@ -490,7 +414,7 @@ static void test_loop_end_waits_for_running_fn(void **state)
 static int main_bad_input(void *arg)
 {
     (void)arg;
-    CHECK_CIO(cio_to_thread(NULL, NULL), -EINVAL);
+    REQUIRE_CIO(cio_to_thread(NULL, NULL), -EINVAL);
     return 0;
 }
 
@@ -546,13 +470,13 @@ static int child_serial(void *arg)
     double start = cio_now();
     cio_task *a = cio_create_task(sleeping_task, &j[0]);
     cio_task *b = cio_create_task(sleeping_task, &j[1]);
-    CHECK(a && b);
-    CHECK_CIO(cio_await(a), 0);
-    CHECK_CIO(cio_await(b), 0);
+    REQUIRE(a && b);
+    REQUIRE_CIO(cio_await(a), 0);
+    REQUIRE_CIO(cio_await(b), 0);
     double took = cio_now() - start;
     if (took < 0.39)
         note_failure(__FILE__, __LINE__, "two 0.2 s jobs on one worker took only %.3f s", took);
-    CHECK(pthread_equal(j[0].self, j[1].self));
+    REQUIRE(pthread_equal(j[0].self, j[1].self));
     return 0;
 }
 
@@ -561,16 +485,16 @@ static int child_serial(void *arg)
 static int child_width(void *arg)
 {
     int n = (int)(intptr_t)arg;
-    CHECK_CIO(main_parallel((void *)(intptr_t)n), 0);
+    REQUIRE_CIO(main_parallel((void *)(intptr_t)n), 0);
     atomic_store(&in_flight, 0);
     atomic_store(&max_in_flight, 0);
     cio_task *tasks[24];
-    CHECK(3 * n <= 24);
+    REQUIRE(3 * n <= 24);
     for (int i = 0; i < 3 * n; i++) {
         tasks[i] = cio_create_task(one_job_task, (void *)(intptr_t)i);
-        CHECK(tasks[i] != NULL);
+        REQUIRE(tasks[i] != NULL);
     }
-    CHECK_CIO(cio_gather(tasks, (size_t)(3 * n), NULL), 0);
+    REQUIRE_CIO(cio_gather(tasks, (size_t)(3 * n), NULL), 0);
     if (atomic_load(&max_in_flight) > n)
         note_failure(__FILE__, __LINE__, "%d jobs in flight with a pool of %d",
                      atomic_load(&max_in_flight), n);
@@ -588,8 +512,9 @@ static int child_main(const char *mode)
         r = cio_run(child_width, (void *)4);
     else
         r = -EINVAL;
-    if (fail_count || r != 0) {
-        fprintf(stderr, "child '%s': %s (result %d: %s)\n", mode, fail_text, r, cio_strerror(r));
+    if (failure_count() || r != 0) {
+        fprintf(stderr, "child '%s': %s (result %d: %s)\n", mode, failure_text(), r,
+                cio_strerror(r));
         return 1;
     }
     return 0;
@@ -597,7 +522,7 @@ static int child_main(const char *mode)
 
 /* Runs this executable again in child mode `mode` with CIO_THREADPOOL_SIZE
  * = size (NULL: unset) and returns its exit status (-1: did not exit). */
-static int run_child(const char *mode, const char *size)
+static int run_pool_child(const char *mode, const char *size)
 {
     size_t n = 0;
     while (environ[n])
@@ -632,19 +557,19 @@ static int run_child(const char *mode, const char *size)
 static void test_pool_size_1_runs_jobs_one_at_a_time(void **state)
 {
     (void)state;
-    assert_int_equal(run_child("serial", "1"), 0);
+    assert_int_equal(run_pool_child("serial", "1"), 0);
 }
 
 static void test_pool_size_2_runs_two_at_most(void **state)
 {
     (void)state;
-    assert_int_equal(run_child("width2", "2"), 0);
+    assert_int_equal(run_pool_child("width2", "2"), 0);
 }
 
 static void test_pool_default_size_is_4(void **state)
 {
     (void)state;
-    assert_int_equal(run_child("width4", NULL), 0);
+    assert_int_equal(run_pool_child("width4", NULL), 0);
 }
 
 /* ------------------------------------------------ after fork() */
@@ -657,14 +582,9 @@ static void test_pool_default_size_is_4(void **state)
  * a child forked from a multi-threaded process, and neither does qemu-user
  * 7.2 (it aborts: "cpu == current_cpu"; scripts/test-aarch64.sh sets
  * CIO_TEST_QEMU), hence the skips. */
-#if defined(__SANITIZE_THREAD__)
+#ifdef TSAN_BUILD
 #define FORK_THEN_THREADS_OK 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define FORK_THEN_THREADS_OK 0
-#endif
-#endif
-#ifndef FORK_THEN_THREADS_OK
+#else
 #define FORK_THEN_THREADS_OK 1
 #endif
 

@@ -3,7 +3,7 @@
  * posting to each other, posting that races the loop's end, bad input.
  *
  * Failures inside tasks, callbacks and threads are recorded (EXPECT /
- * CHECK), not asserted: cmocka reports a failure with longjmp, which must
+ * REQUIRE), not asserted: cmocka reports a failure with longjmp, which must
  * not leave a task's stack, the middle of the loop, or another thread. Each
  * test asserts the record once cio_run has returned.
  */
@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,75 +21,8 @@
 
 #include "testutil.h"
 
-/* ------------------------------------------------------ failure records */
-
-static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
-static char fail_text[1024];
-static int fail_count;
-
-__attribute__((format(printf, 3, 4))) static void note_failure(const char *file, int line,
-                                                               const char *fmt, ...)
-{
-    pthread_mutex_lock(&fail_lock);
-    if (fail_count++ == 0) {
-        int n = snprintf(fail_text, sizeof fail_text, "%s:%d: ", file, line);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_text + n, sizeof fail_text - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&fail_lock);
-}
-
-static bool expect_cio_(const char *file, int line, const char *expr, long long got, long long want)
-{
-    if (got == want)
-        return true;
-    note_failure(file, line, "%s returned %lld (%s), expected %lld (%s)", expr, got,
-                 cio_strerror((int)got), want, cio_strerror((int)want));
-    return false;
-}
-
-#define EXPECT(cond) ((cond) ? true : (note_failure(__FILE__, __LINE__, "%s", #cond), false))
-#define EXPECT_CIO(expr, want)                                                                     \
-    expect_cio_(__FILE__, __LINE__, #expr, (long long)(expr), (long long)(want))
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!EXPECT(cond))                                                                         \
-            return -1000;                                                                          \
-    } while (0)
-#define CHECK_CIO(expr, want)                                                                      \
-    do {                                                                                           \
-        if (!EXPECT_CIO(expr, want))                                                               \
-            return -1000;                                                                          \
-    } while (0)
-
-static void assert_no_failures(void)
-{
-    pthread_mutex_lock(&fail_lock);
-    int n = fail_count;
-    pthread_mutex_unlock(&fail_lock);
-    if (n)
-        fail_msg("%s (%d failure(s) in all)", fail_text, n);
-}
-
-/* Runs main_fn in a fresh loop; asserts it returned 0, recorded no
- * failure and left no descriptor open. */
-static void run_ok(cio_fn main_fn, void *arg)
-{
-    pthread_mutex_lock(&fail_lock);
-    fail_count = 0;
-    fail_text[0] = '\0';
-    pthread_mutex_unlock(&fail_lock);
-    int before = test_open_fds();
-    int r = cio_run(main_fn, arg);
-    assert_no_failures();
-    assert_cio(r, 0);
-    if (test_open_fds() != before)
-        fail_msg("the loop leaked %d descriptor(s)", test_open_fds() - before);
-}
-
-static void sleep_ms(unsigned ms) { usleep(ms * 1000u); }
+/* Blocks the calling thread for ms milliseconds. */
+static void block_ms(unsigned ms) { usleep(ms * 1000u); }
 
 /* ------------------------------------- waking a loop blocked in the OS */
 
@@ -129,7 +61,7 @@ static void write_pipe_cb(void *arg)
 static void *post_after_delay(void *arg)
 {
     wake_ctx *c = arg;
-    sleep_ms(100);
+    block_ms(100);
     c->post_result = cio_call_soon_threadsafe(c->loop, cancel_target_cb, c);
     return NULL;
 }
@@ -137,7 +69,7 @@ static void *post_after_delay(void *arg)
 static void *post_write_after_delay(void *arg)
 {
     wake_ctx *c = arg;
-    sleep_ms(100);
+    block_ms(100);
     c->post_result = cio_call_soon_threadsafe(c->loop, write_pipe_cb, c);
     return NULL;
 }
@@ -149,14 +81,14 @@ static int main_wake_readable(void *arg)
 {
     (void)arg;
     int fds[2];
-    CHECK(pipe2(fds, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
     wake_ctx c = {
         .loop = cio_running_loop(), .target = cio_current_task(), .loop_thread = pthread_self()};
     /* Measured from before the thread exists: its 0.1 s pause is then a
      * true lower bound. */
     double start = cio_now();
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, post_after_delay, &c) == 0);
+    REQUIRE(pthread_create(&th, NULL, post_after_delay, &c) == 0);
     cio_timeout tm;
     cio_timeout_enter(&tm, 10);
     int r = cio_wait_readable(fds[0]);
@@ -171,8 +103,8 @@ static int main_wake_readable(void *arg)
     EXPECT(took >= 0.09);
     EXPECT(took < 5);
     /* Not suspending, so allowed although this task is cancelled. */
-    CHECK_CIO(cio_close(fds[0]), 0);
-    CHECK_CIO(cio_close(fds[1]), 0);
+    REQUIRE_CIO(cio_close(fds[0]), 0);
+    REQUIRE_CIO(cio_close(fds[1]), 0);
     return 0;
 }
 
@@ -195,18 +127,18 @@ static int main_wake_sleep(void *arg)
     (void)arg;
     wake_ctx c = {.loop = cio_running_loop(), .loop_thread = pthread_self()};
     c.target = cio_create_task(long_sleeper, NULL);
-    CHECK(c.target != NULL);
+    REQUIRE(c.target != NULL);
     double start = cio_now();
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, post_after_delay, &c) == 0);
+    REQUIRE(pthread_create(&th, NULL, post_after_delay, &c) == 0);
     int r = cio_await(c.target);
     double took = cio_now() - start;
     pthread_join(th, NULL);
-    CHECK_CIO(c.post_result, 0);
-    CHECK_CIO(r, -ECANCELED);
-    CHECK(c.ran && c.on_loop_thread);
-    CHECK(took >= 0.09);
-    CHECK(took < 5);
+    REQUIRE_CIO(c.post_result, 0);
+    REQUIRE_CIO(r, -ECANCELED);
+    REQUIRE(c.ran && c.on_loop_thread);
+    REQUIRE(took >= 0.09);
+    REQUIRE(took < 5);
     return 0;
 }
 
@@ -222,10 +154,10 @@ static int main_wake_write(void *arg)
 {
     (void)arg;
     int fds[2];
-    CHECK(pipe2(fds, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
     wake_ctx c = {.loop = cio_running_loop(), .loop_thread = pthread_self(), .wfd = fds[1]};
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, post_write_after_delay, &c) == 0);
+    REQUIRE(pthread_create(&th, NULL, post_write_after_delay, &c) == 0);
     char buf[8];
     cio_timeout tm;
     cio_timeout_enter(&tm, 10);
@@ -237,8 +169,8 @@ static int main_wake_write(void *arg)
     EXPECT_CIO(te, 0);
     EXPECT(n == 1 && buf[0] == '!');
     EXPECT(c.ran && c.on_loop_thread);
-    CHECK_CIO(cio_close(fds[0]), 0);
-    CHECK_CIO(cio_close(fds[1]), 0);
+    REQUIRE_CIO(cio_close(fds[0]), 0);
+    REQUIRE_CIO(cio_close(fds[1]), 0);
     return 0;
 }
 
@@ -306,23 +238,23 @@ static int main_many_posters(void *arg)
         many->last[t] = -1;
     pthread_t th[POSTERS];
     for (int t = 0; t < POSTERS; t++)
-        CHECK(pthread_create(&th[t], NULL, many_poster, (void *)(intptr_t)t) == 0);
+        REQUIRE(pthread_create(&th[t], NULL, many_poster, (void *)(intptr_t)t) == 0);
     pthread_barrier_wait(&many->go);
     double start = cio_now();
     while (many->total < (long)POSTERS * POSTS_PER_THREAD && cio_now() - start < 60)
-        CHECK_CIO(cio_sleep(0.005), 0);
+        REQUIRE_CIO(cio_sleep(0.005), 0);
     for (int t = 0; t < POSTERS; t++)
         pthread_join(th[t], NULL);
     /* Anything run twice would show up a little later too. */
-    CHECK_CIO(cio_sleep(0.02), 0);
+    REQUIRE_CIO(cio_sleep(0.02), 0);
     for (int t = 0; t < POSTERS; t++)
-        CHECK_CIO(many->post_errors[t], 0);
-    CHECK(many->total == (long)POSTERS * POSTS_PER_THREAD);
-    CHECK(many->overrun == 0);
-    CHECK(many->out_of_order == 0);
+        REQUIRE_CIO(many->post_errors[t], 0);
+    REQUIRE(many->total == (long)POSTERS * POSTS_PER_THREAD);
+    REQUIRE(many->overrun == 0);
+    REQUIRE(many->out_of_order == 0);
     for (int t = 0; t < POSTERS; t++) {
         for (int i = 0; i < POSTS_PER_THREAD; i++)
-            CHECK(many->count[t][i] == 1);
+            REQUIRE(many->count[t][i] == 1);
     }
     return 0;
 }
@@ -356,11 +288,11 @@ static int main_post_self(void *arg)
 {
     (void)arg;
     self_ran = false;
-    CHECK_CIO(cio_call_soon_threadsafe(cio_running_loop(), self_cb, NULL), 0);
-    CHECK(!self_ran);
+    REQUIRE_CIO(cio_call_soon_threadsafe(cio_running_loop(), self_cb, NULL), 0);
+    REQUIRE(!self_ran);
     for (int i = 0; i < 100 && !self_ran; i++)
-        CHECK_CIO(cio_sleep(0.001), 0);
-    CHECK(self_ran);
+        REQUIRE_CIO(cio_sleep(0.001), 0);
+    REQUIRE(self_ran);
     return 0;
 }
 
@@ -410,8 +342,8 @@ static int main_b(void *arg)
     atomic_store(&pp.b, cio_running_loop());
     double start = cio_now();
     while (pp.pings < PINGS && cio_now() - start < 60)
-        CHECK_CIO(cio_sleep(0.002), 0);
-    CHECK(pp.pings == PINGS);
+        REQUIRE_CIO(cio_sleep(0.002), 0);
+    REQUIRE(pp.pings == PINGS);
     return 0;
 }
 
@@ -427,18 +359,18 @@ static int main_a(void *arg)
     (void)arg;
     pp.a = cio_running_loop();
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, thread_b, NULL) == 0);
+    REQUIRE(pthread_create(&th, NULL, thread_b, NULL) == 0);
     double start = cio_now();
     while (!atomic_load(&pp.b) && cio_now() - start < 10)
-        CHECK_CIO(cio_sleep(0.001), 0);
+        REQUIRE_CIO(cio_sleep(0.001), 0);
     if (EXPECT(atomic_load(&pp.b) != NULL))
         EXPECT_CIO(cio_call_soon_threadsafe(atomic_load(&pp.b), ping_cb, NULL), 0);
     while (pp.pongs < PINGS && cio_now() - start < 60)
-        CHECK_CIO(cio_sleep(0.002), 0);
+        REQUIRE_CIO(cio_sleep(0.002), 0);
     /* Blocks this loop briefly: b is finishing. */
     pthread_join(th, NULL);
-    CHECK_CIO(pp.b_result, 0);
-    CHECK(pp.pongs == PINGS);
+    REQUIRE_CIO(pp.b_result, 0);
+    REQUIRE(pp.pongs == PINGS);
     return 0;
 }
 
@@ -459,14 +391,9 @@ static void test_two_loops_post_to_each_other(void **state)
  * The test binary links cio statically, so the library's calls bind to this
  * definition. Not under ThreadSanitizer, which has its own
  * pthread_mutex_unlock that must not be displaced. */
-#if defined(__SANITIZE_THREAD__)
+#ifdef TSAN_BUILD
 #define CAN_PAUSE_AFTER_UNLOCK 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CAN_PAUSE_AFTER_UNLOCK 0
-#endif
-#endif
-#ifndef CAN_PAUSE_AFTER_UNLOCK
+#else
 #define CAN_PAUSE_AFTER_UNLOCK 1
 #endif
 
@@ -532,8 +459,8 @@ static int main_race(void *arg)
     atomic_store(&c->loop, cio_running_loop());
     double start = cio_now();
     while (!atomic_load(&c->stop) && cio_now() - start < 10)
-        CHECK_CIO(cio_yield(), 0);
-    CHECK(atomic_load(&c->stop));
+        REQUIRE_CIO(cio_yield(), 0);
+    REQUIRE(atomic_load(&c->stop));
     return 0;
 }
 
@@ -598,17 +525,17 @@ static int main_bad_input(void *arg)
 {
     (void)arg;
     self_ran = false;
-    CHECK_CIO(cio_call_soon_threadsafe(cio_running_loop(), NULL, NULL), -EINVAL);
-    CHECK_CIO(cio_call_soon_threadsafe(NULL, self_cb, NULL), -EINVAL);
-    CHECK_CIO(cio_call_soon_threadsafe(NULL, NULL, NULL), -EINVAL);
+    REQUIRE_CIO(cio_call_soon_threadsafe(cio_running_loop(), NULL, NULL), -EINVAL);
+    REQUIRE_CIO(cio_call_soon_threadsafe(NULL, self_cb, NULL), -EINVAL);
+    REQUIRE_CIO(cio_call_soon_threadsafe(NULL, NULL, NULL), -EINVAL);
     int r[1] = {1};
     pthread_t th;
-    CHECK(pthread_create(&th, NULL, post_null_from_thread, r) == 0);
+    REQUIRE(pthread_create(&th, NULL, post_null_from_thread, r) == 0);
     pthread_join(th, NULL);
-    CHECK_CIO(r[0], -EINVAL);
+    REQUIRE_CIO(r[0], -EINVAL);
     /* A refused post never runs its callback. */
-    CHECK_CIO(cio_sleep(0.01), 0);
-    CHECK(!self_ran);
+    REQUIRE_CIO(cio_sleep(0.01), 0);
+    REQUIRE(!self_ran);
     return 0;
 }
 
