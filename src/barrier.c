@@ -59,7 +59,7 @@ int cio_barrier_wait(cio_barrier *b)
 {
     if (!b)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err)
         return err;
     if (b->waiting + 1 == b->parties) {

@@ -49,7 +49,7 @@ int cio_cond_wait(cio_cond *c)
         return -EINVAL;
     /* Already cancelled or timed out: return with the lock still held,
      * rather than give it up and queue for it again. */
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err)
         return err;
     if (!cio_lock_locked(c->lock))

@@ -53,7 +53,7 @@ int cio_event_wait(cio_event *e)
 {
     if (!e)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err || e->set)
         return err;
     return cio__waitq_wait(&e->waiters, CIO__WAIT_EVENT, e);

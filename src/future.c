@@ -60,7 +60,7 @@ int cio_future_await(cio_future *f)
 {
     if (!f)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err)
         return err;
     if (f->done)

@@ -45,7 +45,7 @@ int cio_lock_acquire(cio_lock *l)
 {
     if (!l)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err)
         return err;
     if (!l->locked) {

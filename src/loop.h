@@ -111,4 +111,33 @@ static inline int64_t cio__deadline_after(double seconds)
     return span > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + span;
 }
 
+/* cio__sched_checkpoint with its common case inline (a running task, not
+ * cancelled, no deadline): every suspending call starts with it, and
+ * hand-offs and yields are hot paths. */
+static inline int cio__checkpoint(void)
+{
+    cio_loop *loop = cio__loop;
+    cio_task *t = loop ? loop->current : NULL;
+    if (CIO__LIKELY(t && !t->cancel_requested && t->deadline == INT64_MAX))
+        return 0;
+    return cio__sched_checkpoint();
+}
+
+/* Fills a cancellable waiter with no deadline of its own for the current
+ * task (which the caller knows exists). Inline: every wait does it. */
+static inline void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
+                                    void (*unlink)(cio__waiter *))
+{
+    w->task = cio__loop->current;
+    w->kind = kind;
+    w->object = object;
+    cio__list_init(&w->node);
+    w->unlink = unlink;
+    w->result = 0;
+    w->cancellable = true;
+    w->own_deadline = INT64_MAX;
+    w->scope_deadline = INT64_MAX;
+    w->timer = 0;
+}
+
 #endif

@@ -259,7 +259,7 @@ int cio_queue_put(cio_queue *q, void *item)
 {
     if (!q)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err)
         return err;
     err = try_put(q, item);
@@ -272,7 +272,7 @@ int cio_queue_get(cio_queue *q, void **item)
 {
     if (!q || !item)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err)
         return err;
     err = try_get(q, item);
@@ -302,7 +302,7 @@ int cio_queue_join(cio_queue *q)
 {
     if (!q)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err || q->unfinished == 0)
         return err;
     return cio__waitq_wait(&q->joiners, CIO__WAIT_QUEUE_JOIN, q);

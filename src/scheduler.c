@@ -189,20 +189,6 @@ int cio__sched_checkpoint(void)
     return 0;
 }
 
-void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
-                      void (*unlink)(cio__waiter *))
-{
-    w->task = cio__loop->current;
-    w->kind = kind;
-    w->object = object;
-    cio__list_init(&w->node);
-    w->unlink = unlink;
-    w->result = 0;
-    w->cancellable = true;
-    w->own_deadline = INT64_MAX;
-    w->scope_deadline = INT64_MAX;
-    w->timer = 0;
-}
 
 static void end_wait_early(cio__waiter *w)
 {
@@ -243,7 +229,7 @@ int cio__wait(cio__waiter *w)
     cio_loop *loop = cio__loop;
     cio_task *t = w->task;
     if (w->cancellable) {
-        int err = cio__sched_checkpoint();
+        int err = cio__checkpoint();
         if (err) {
             end_wait_early(w);
             return err;
@@ -284,15 +270,11 @@ void cio__wake(cio__waiter *w, int result)
 
 int cio_yield(void)
 {
+    int err = cio__checkpoint();
+    if (err)
+        return err;
     cio_loop *loop = cio__loop;
-    cio_task *t = loop ? loop->current : NULL;
-    /* The checkpoint's common case inline: yielding is the hot path of
-     * cooperative code. */
-    if (CIO__UNLIKELY(!t || t->cancel_requested || t->deadline != INT64_MAX)) {
-        int err = cio__sched_checkpoint();
-        if (err)
-            return err;
-    }
+    cio_task *t = loop->current;
     cio__sched_push(&t->run);
     switch_away(loop, t, false);
     /* Cancelled while it sat in the ready queue: report it here, as asyncio

@@ -158,10 +158,6 @@ int cio__wait(cio__waiter *w);
  * call w->unlink: the waker has taken w off its queue itself. */
 void cio__wake(cio__waiter *w, int result);
 
-/* Fills a cancellable waiter with no deadline of its own for the current
- * task (which the caller knows exists). */
-void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
-                      void (*unlink)(cio__waiter *));
 
 /* The check every suspending call makes first: -EPERM outside a task,
  * -ECANCELED if cancelled (unshielded), -ETIMEDOUT past the scopes'

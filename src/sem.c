@@ -54,7 +54,7 @@ int cio_sem_acquire(cio_sem *s)
 {
     if (!s)
         return -EINVAL;
-    int err = cio__waitq_checkpoint();
+    int err = cio__checkpoint();
     if (err)
         return err;
     if (s->value > 0) {

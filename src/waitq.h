@@ -14,18 +14,6 @@
 #include "loop.h"
 #include "scheduler.h"
 
-/* cio__sched_checkpoint with its common case inline (a task neither
- * cancelled nor under a deadline), as cio_yield has it: every operation
- * on these objects starts with it, and hand-offs are hot paths. */
-static inline int cio__waitq_checkpoint(void)
-{
-    cio_loop *loop = cio__loop;
-    cio_task *t = loop ? loop->current : NULL;
-    if (CIO__LIKELY(t && !t->cancel_requested && t->deadline == INT64_MAX))
-        return 0;
-    return cio__sched_checkpoint();
-}
-
 /* The unlink hook of a waiter that is only linked in a wait queue. */
 void cio__waitq_unlink(cio__waiter *w);
 
