@@ -130,7 +130,8 @@ static inline cio_task *next_task_direct(cio_loop *loop)
 
 /* Switches away from the running task `self`, which has already queued
  * itself somewhere (or finished); returns when it is resumed. */
-static inline void switch_away(cio_loop *loop, cio_task *self, bool dying)
+static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, cio_task *self,
+                                                          bool dying)
 {
     check_canary(self);
     cio_task *next = next_task_direct(loop);
