@@ -28,13 +28,7 @@ static int main_task(void *arg)
         if (!tasks[i])
             bench_die("cio_create_task %ld failed", i);
     }
-    long long sum = 0;
-    for (long i = 0; i < n_tasks; i++) {
-        int r = cio_await(tasks[i]);
-        if (r < 0)
-            bench_die("cio_await %ld: %s", i, cio_strerror(r));
-        sum += r;
-    }
+    long long sum = bench_await_sum(tasks, n_tasks);
     int64_t elapsed = bench_now_ns() - t0;
     free(tasks);
     bench_result("workload=w1 impl=cio backend=%s stack=default n=%ld sum=%lld elapsed_ms=%.3f "

@@ -47,13 +47,7 @@ static int main_task(void *arg)
     long idle = bench_vmrss_kib();
 
     cio_event_set(ev);
-    long long sum = 0;
-    for (long i = 0; i < n_tasks; i++) {
-        int r = cio_await(tasks[i]);
-        if (r < 0)
-            bench_die("cio_await %ld: %s", i, cio_strerror(r));
-        sum += r;
-    }
+    long long sum = bench_await_sum(tasks, n_tasks);
     int64_t elapsed = bench_now_ns() - t0;
     free(tasks);
     cio_event_free(ev);

@@ -137,4 +137,20 @@ static inline long bench_max_timeout_ms(bench_shape s, long n)
     return bench_timeout_ms(s, n - 1);
 }
 
+#ifdef CIO_H
+/* Awaits every task in creation order (as W1 and W3 join them) and sums
+ * their results; a failed await ends the run. */
+static inline long long bench_await_sum(cio_task **tasks, long n)
+{
+    long long sum = 0;
+    for (long i = 0; i < n; i++) {
+        int r = cio_await(tasks[i]);
+        if (r < 0)
+            bench_die("cio_await %ld: %s", i, cio_strerror(r));
+        sum += r;
+    }
+    return sum;
+}
+#endif
+
 #endif
