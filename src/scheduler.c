@@ -55,12 +55,18 @@ static inline cio__runnable *budget_next(cio_loop *loop)
 }
 
 /* Stack overflow with only a canary to catch it: stop, naming the task. */
-static void check_canary(cio_task *t)
+__attribute__((noreturn, cold, noinline)) static void canary_overwritten(cio_task *t)
+{
+    CIO__PANIC("stack overflow in task '%s' (stack size %zu bytes): the canary below its "
+               "stack was overwritten; give it a larger cio_task_opts.stack_size",
+               cio_task_name(t), cio__stack_size(&t->stack));
+}
+
+/* Inline: it runs at every switch, and for a guarded stack it is one test. */
+static inline __attribute__((always_inline)) void check_canary(cio_task *t)
 {
     if (CIO__UNLIKELY(!cio__stack_intact(&t->stack)))
-        CIO__PANIC("stack overflow in task '%s' (stack size %zu bytes): the canary below its "
-                   "stack was overwritten; give it a larger cio_task_opts.stack_size",
-                   cio_task_name(t), cio__stack_size(&t->stack));
+        canary_overwritten(t);
 }
 
 /* Gives a task a stack and a first frame, or finishes it at once if it was
@@ -119,11 +125,14 @@ static inline cio_task *next_task_direct(cio_loop *loop)
          * stack from the hot cache is taken here; otherwise the loop starts
          * it on its own stack. */
         cio_task *t = (cio_task *)head;
-        if (t->state == CIO__TASK_NEW && !t->cancel_requested &&
-            !cio__stack_cached(&loop->stacks, t->stack.size))
+        if (CIO__LIKELY(t->state == CIO__TASK_RUNNING)) {
+            budget_next(loop);
+            return t;
+        }
+        if (!t->cancel_requested && !cio__stack_cached(&loop->stacks, t->stack.size))
             return NULL;
         budget_next(loop);
-        if (CIO__LIKELY(t->state == CIO__TASK_RUNNING) || task_make_startable(loop, t))
+        if (task_make_startable(loop, t))
             return t;
     }
 }
