@@ -1,7 +1,7 @@
 /* task.c — the life cycle of a task: create, run its body, finish, await,
  * detach, free.
  *
- * Owns task structs (in huge-page blocks with a LIFO free list, so creating
+ * Owns task structs (in populated blocks with a LIFO free list, so creating
  * a task is a pop and a few stores) and the awaiter link. Switching and
  * cancellation are scheduler.c's; waiting for several tasks is wait.c's.
  */
@@ -13,31 +13,33 @@
 #include "loop.h"
 
 /* Task structs come from 2 MiB blocks, handed out by a bump pointer and
- * recycled through a LIFO free list. The blocks are aligned and marked for
- * transparent huge pages, so a million tasks fault in a few dozen huge pages
- * instead of forty thousand small ones (page faults were most of the cost
- * of creating a task). */
+ * recycled through a LIFO free list. A new block is populated in one
+ * madvise: faulting its 512 pages one by one was most of the cost of
+ * creating a task. Not transparent huge pages: on a VM whose host takes
+ * back freed memory (virtio-balloon free page reporting, as on the machine
+ * the benchmarks run on) a fresh huge page costs ~3 ms to fault, and
+ * populating small pages is 3-5x cheaper there (bench W1: 350-480 ns per
+ * task with huge pages after the host reclaimed them, 130-170 ns this way).
+ * Kernels before 5.14 lack MADV_POPULATE_WRITE: the pages then fault on
+ * first use, as any memory does. */
 #define TASK_BLOCK_BYTES ((size_t)2 << 20)
 #define TASKS_PER_BLOCK (TASK_BLOCK_BYTES / sizeof(cio_task))
 /* A freed task struct keeps this state until it is reused, so a handle used
  * after its release is caught (while the struct is not yet reused). */
 #define TASK_FREED 0x5A
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 static void *block_map(void)
 {
-    /* Over-map and trim, to get a block aligned to its own size. */
-    size_t len = 2 * TASK_BLOCK_BYTES;
-    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, TASK_BLOCK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    char *aligned = (char *)(((uintptr_t)p + TASK_BLOCK_BYTES - 1) & ~(TASK_BLOCK_BYTES - 1));
-    if (aligned > p)
-        munmap(p, (size_t)(aligned - p));
-    size_t tail = (size_t)(p + len - (aligned + TASK_BLOCK_BYTES));
-    if (tail)
-        munmap(aligned + TASK_BLOCK_BYTES, tail);
-    (void)madvise(aligned, TASK_BLOCK_BYTES, MADV_HUGEPAGE);
-    return aligned;
+    (void)madvise(p, TASK_BLOCK_BYTES, MADV_POPULATE_WRITE);
+    return p;
 }
 
 static cio_task *task_alloc(cio_loop *loop)
