@@ -865,10 +865,11 @@ CIO_EXTERN int cio_process_kill(cio_process *p, int signo);
 /* The child's process id. */
 CIO_EXTERN int cio_process_pid(const cio_process *p);
 
-/* Closes the streams (unsent data is dropped: drain first) and the pidfd,
- * and frees p. A child not yet waited for runs on, unwatched, and stays a
- * zombie after it exits until the process ends or reaps it. NULL: no-op.
- * Suspends: no. */
+/* Closes the streams (unsent data is dropped: drain first) and frees p. A
+ * child not yet waited for runs on, and is reaped when it exits by a
+ * detached task of the loop ("process reaper"), so it never stays a
+ * zombie; if cio_run ends first, or p is freed outside a task, the child is
+ * left for the process to reap. NULL: no-op. Suspends: no. */
 CIO_EXTERN void cio_process_free(cio_process *p);
 
 /* Suspends until signo is delivered to the process or to the loop's thread

@@ -223,6 +223,49 @@ int cio_process_kill(cio_process *p, int signo)
     return 0;
 }
 
+/* The body of the task that reaps a freed child once it exits (arg: its
+ * pidfd, which the task owns). Cancelled (cio_run shutting down), it lets
+ * go: the child is then the process's to reap, as it would be without us. */
+static int reap_in_background(void *arg)
+{
+    int pidfd = (int)(intptr_t)arg;
+    siginfo_t info;
+    int err;
+    for (;;) {
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG) != 0) {
+            err = errno == EINTR ? 0 : -errno;
+            if (err)
+                break;
+            continue;
+        }
+        if (info.si_pid != 0) {
+            err = 0;
+            break;
+        }
+        if ((err = cio_wait_readable(pidfd)) != 0)
+            break;
+    }
+    cio_close(pidfd);
+    return err;
+}
+
+/* A child freed before it was waited for: reaped now if it has exited,
+ * else by a detached task when it does, so that it never lingers as a
+ * zombie. Takes the pidfd. */
+static void reap_later(cio_process *p)
+{
+    if (!p->reaped && try_reap(p) == 0 && cio_current_task()) {
+        cio_task_opts opts = {.name = "process reaper"};
+        cio_task *t = cio_create_task_opts(reap_in_background, (void *)(intptr_t)p->pidfd, &opts);
+        if (t) {
+            cio_detach(t);
+            return;
+        }
+    }
+    cio_close(p->pidfd);
+}
+
 void cio_process_free(cio_process *p)
 {
     if (!p)
@@ -232,6 +275,6 @@ void cio_process_free(cio_process *p)
             cio__stream_destroy(p->std[i]);
     }
     if (p->pidfd >= 0)
-        cio_close(p->pidfd);
+        reap_later(p);
     free(p);
 }

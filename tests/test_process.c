@@ -2,7 +2,8 @@
  * by write_eof), exit codes, a kill with a signal (128 + signo), pid,
  * stderr, the child's clean signal state (default dispositions, empty
  * mask, whatever the loop's thread blocks or ignores), no SIGCHLD handler
- * installed, waits that time out, and bad input.
+ * installed, waits that time out, a freed child reaped when it exits
+ * (never left a zombie), and bad input.
  */
 #include "nettest.h"
 
@@ -216,6 +217,49 @@ static void test_free_releases_streams_with_data_pending(void **state)
     run_main(main_free_unwaited, NULL, 0);
 }
 
+/* True once pid names no process at all: not even a zombie. */
+static bool gone(pid_t pid) { return kill(pid, 0) == -1 && errno == ESRCH; }
+
+static int main_free_reaps(void *arg)
+{
+    (void)arg;
+    /* One child still running when freed: the loop reaps it when it
+     * exits. */
+    const char *sleeper[] = {"sleep", "0.2", NULL};
+    cio_process *running = cio_process_spawn(sleeper, NULL);
+    REQUIRE(running != NULL);
+    pid_t running_pid = cio_process_pid(running);
+    cio_process_free(running);
+    CHECK(!gone(running_pid));
+    /* One that has exited, unwaited, when freed: reaped there and then. */
+    const char *quick[] = {"true", NULL};
+    cio_process *exited = cio_process_spawn(quick, NULL);
+    REQUIRE(exited != NULL);
+    pid_t exited_pid = cio_process_pid(exited);
+    char stat_path[64], stat[256] = "";
+    snprintf(stat_path, sizeof stat_path, "/proc/%d/stat", (int)exited_pid);
+    for (int i = 0; i < 500 && !strstr(stat, ") Z "); i++) {
+        FILE *f = fopen(stat_path, "r");
+        REQUIRE(f != NULL);
+        REQUIRE(fgets(stat, sizeof stat, f) != NULL);
+        fclose(f);
+        CHECK_CIO(cio_sleep(0.01), 0);
+    }
+    REQUIRE(strstr(stat, ") Z ") != NULL);
+    cio_process_free(exited);
+    CHECK(gone(exited_pid));
+    for (int i = 0; i < 500 && !gone(running_pid); i++)
+        CHECK_CIO(cio_sleep(0.01), 0);
+    CHECK(gone(running_pid));
+    return 0;
+}
+
+static void test_free_reaps_the_child_when_it_exits(void **state)
+{
+    (void)state;
+    run_main(main_free_reaps, NULL, 0);
+}
+
 static int main_bad_input(void *arg)
 {
     (void)arg;
@@ -263,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_stdout_and_stderr_pipes),
         cmocka_unit_test(test_child_gets_clean_signal_state),
         cmocka_unit_test(test_free_releases_streams_with_data_pending),
+        cmocka_unit_test(test_free_reaps_the_child_when_it_exits),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_spawn_outside_a_loop_is_eperm),
     };
