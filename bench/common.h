@@ -138,6 +138,40 @@ static inline long bench_max_timeout_ms(bench_shape s, long n)
 }
 
 #ifdef CIO_H
+/* What bench_run hands cio_run: the program's main task, and whether the
+ * loop ever got as far as running it. */
+typedef struct bench_main_call {
+    cio_fn fn;
+    void *arg;
+    int started;
+} bench_main_call;
+
+static inline int bench_main_trampoline(void *arg)
+{
+    bench_main_call *call = arg;
+    call->started = 1;
+    return call->fn(call->arg);
+}
+
+/* cio_run(fn, arg), for the programs the harnesses run once per backend.
+ * When the loop cannot start at all (CIO_BACKEND names a backend this build
+ * lacks or the kernel refuses), it prints "UNAVAILABLE backend=NAME
+ * error=TEXT" and exits 3, so that the harness shows that backend's row
+ * as unavailable rather than as a run that went wrong. */
+static inline int bench_run(cio_fn fn, void *arg)
+{
+    bench_main_call call = {fn, arg, 0};
+    int r = cio_run(bench_main_trampoline, &call);
+    if (!call.started) {
+        const char *want = getenv("CIO_BACKEND");
+        printf("UNAVAILABLE backend=%s error=%s\n", want && *want ? want : "default",
+               cio_strerror(r));
+        fflush(stdout);
+        exit(3);
+    }
+    return r;
+}
+
 /* Awaits every task in creation order (as W1 and W3 join them) and sums
  * their results; a failed await ends the run. */
 static inline long long bench_await_sum(cio_task **tasks, long n)

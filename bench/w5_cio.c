@@ -3,6 +3,9 @@
  * TCP API"), each with a 64 KiB buffer like the other servers'.
  *
  *   w5_cio [--port N]      (CIO_BACKEND picks the backend, as always)
+ *
+ * Prints "BACKEND name" before the LISTEN line; a backend the loop cannot
+ * start on gives bench_run's UNAVAILABLE line instead.
  */
 #define _GNU_SOURCE
 #include <netinet/tcp.h>
@@ -36,6 +39,8 @@ static int serve(void *arg)
     int lfd = cio_tcp_listen("127.0.0.1", listen_port, 0);
     if (lfd < 0)
         bench_die("listen: %s", cio_strerror(lfd));
+    /* The harness checks that the backend it asked for is the one used. */
+    printf("BACKEND %s\n", cio_backend_name());
     w5_announce(cio_local_port(lfd));
     for (;;) {
         int fd = cio_accept(lfd, NULL, NULL);
@@ -57,5 +62,5 @@ int main(int argc, char **argv)
     const char *port = bench_opt(argc, argv, "port");
     if (port)
         listen_port = port;
-    return cio_run(serve, NULL);
+    return bench_run(serve, NULL);
 }
