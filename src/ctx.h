@@ -49,6 +49,19 @@ void cio__ctx_switch(void **save_sp, void *load_sp);
  * default floating-point environment. entry must never return. */
 void *cio__ctx_prepare(void *stack_top, void (*entry)(void *), void *arg);
 
+/* Starts entry(arg) at the top of the stack the caller runs on, abandoning
+ * all of that stack's frames, as if switched into a cio__ctx_prepare frame
+ * there: a finishing task hands its stack straight to a new one. Only the
+ * assembly switches have it: ucontext cannot reset the stack it runs on,
+ * and under the sanitizers every change of stack must be a switch they are
+ * told about. */
+#if !CIO__UCONTEXT && !CIO__ASAN && !CIO__TSAN
+#define CIO__CTX_HAS_RESTART 1
+__attribute__((noreturn)) void cio__ctx_restart(void *stack_top, void (*entry)(void *), void *arg);
+#else
+#define CIO__CTX_HAS_RESTART 0
+#endif
+
 /* Switches from `from` to `to`. `from_dies` says that the from-context will
  * never run again (a finished task), so ASan can drop its fake stack. */
 static inline void cio__ctx_jump(cio__ctx *from, cio__ctx *to, bool from_dies)

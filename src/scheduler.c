@@ -154,9 +154,37 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
     release_dead(loop);
 }
 
+#if CIO__CTX_HAS_RESTART
+/* A finishing task whose successor in the ready queue has not started yet
+ * and wants a stack of the same size gives it its own: the successor
+ * starts at the top of it, with no stack taken from the pool, none given
+ * back, and no switch (a third of the cost of a short-lived task). */
+static void hand_stack_to_successor(cio_loop *loop, cio_task *t)
+{
+    cio__runnable *head = loop->ready_head;
+    if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
+        return;
+    cio_task *next = (cio_task *)head;
+    if (next->state != CIO__TASK_NEW || next->cancel_requested || next->stack.size != t->stack.size)
+        return;
+    check_canary(t);
+    budget_next(loop);
+    next->stack = t->stack;
+    t->stack.chunk = NULL;
+    if (t->detached)
+        cio__task_free(t);
+    next->state = CIO__TASK_RUNNING;
+    loop->current = next;
+    cio__ctx_restart(cio__stack_start(&next->stack), cio__task_entry, next);
+}
+#endif
+
 void cio__sched_exit_task(cio_task *t)
 {
     cio_loop *loop = cio__loop;
+#if CIO__CTX_HAS_RESTART
+    hand_stack_to_successor(loop, t);
+#endif
     loop->dead = t;
     switch_away(loop, t, true);
     CIO__PANIC("finished task '%s' was resumed", cio_task_name(t));

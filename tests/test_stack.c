@@ -230,6 +230,67 @@ static void test_rounding_mode_is_per_task(void **state)
     assert_int_equal(fegetround(), FE_TONEAREST);
 }
 
+/* A task that finishes while the next ready task has not started hands it
+ * its stack (scheduler.c): the successor must start clean anyway. */
+typedef struct handoff_seen {
+    int successor_mode;
+    double successor_third;
+    int detached_ran;
+} handoff_seen;
+
+static int finish_rounding_upward(void *arg)
+{
+    (void)arg;
+    /* Leave the stack dirty and the mode changed, then finish at once. */
+    volatile char scribble[4096];
+    for (size_t i = 0; i < sizeof scribble; i++)
+        scribble[i] = (char)0xA5;
+    fesetround(FE_UPWARD);
+    return scribble[100] == (char)0xA5 ? 7 : -1;
+}
+
+static int successor_body(void *arg)
+{
+    handoff_seen *s = arg;
+    s->successor_mode = fegetround();
+    s->successor_third = one_third();
+    return 3;
+}
+
+static int detached_body(void *arg)
+{
+    handoff_seen *s = arg;
+    s->detached_ran++;
+    return 0;
+}
+
+static int handoff_main(void *arg)
+{
+    handoff_seen *s = arg;
+    /* A detached task finishing first: freed as it hands its stack on. */
+    cio_detach(cio_create_task(detached_body, s));
+    cio_task *first = cio_create_task(finish_rounding_upward, NULL);
+    cio_task *second = cio_create_task(successor_body, s);
+    cio_detach(cio_create_task(detached_body, s));
+    cio_task *third = cio_create_task(successor_body, s);
+    REQUIRE(first && second && third);
+    CHECK_CIO(cio_await(first), 7);
+    CHECK_CIO(cio_await(second), 3);
+    CHECK_CIO(cio_await(third), 3);
+    CHECK_CIO(cio_sleep(0), 0);
+    return 0;
+}
+
+static void test_a_stack_handed_on_starts_clean(void **state)
+{
+    (void)state;
+    handoff_seen s = {.successor_mode = -1};
+    assert_cio(test_run(handoff_main, &s), 0);
+    assert_int_equal(s.successor_mode, FE_TONEAREST);
+    assert_true(s.successor_third == one_third());
+    assert_int_equal(s.detached_ran, 2);
+}
+
 int main(int argc, char **argv)
 {
 #ifndef SANITIZED
@@ -243,6 +304,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_overflow_into_guard_page_is_reported),
         cmocka_unit_test(test_overflow_past_canary_is_reported_at_next_switch),
         cmocka_unit_test(test_rounding_mode_is_per_task),
+        cmocka_unit_test(test_a_stack_handed_on_starts_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,29 @@ cio__ctx_switch:
     .cfi_endproc
     .size   cio__ctx_switch, .-cio__ctx_switch
 
+    /* void cio__ctx_restart(void *stack_top, void (*entry)(void *), void *arg)
+     *
+     * Starts entry(arg) on the stack the caller is running on, at its top,
+     * abandoning every frame there: what a finishing task does to hand its
+     * stack straight to a new one. Leaves the state cio__ctx_prepare's
+     * frame would after the first switch into it (sp at the rounded top,
+     * FPCR = 0, x29 = 0), then enters the same trampoline. */
+    .globl  cio__ctx_restart
+    .hidden cio__ctx_restart
+    .type   cio__ctx_restart, %function
+    .p2align 4
+cio__ctx_restart:
+    .cfi_startproc
+    and     x0, x0, #~15
+    mov     sp, x0
+    msr     fpcr, xzr
+    mov     x19, x1
+    mov     x20, x2
+    mov     x29, xzr
+    b       cio__ctx_trampoline
+    .cfi_endproc
+    .size   cio__ctx_restart, .-cio__ctx_restart
+
     .globl  cio__ctx_prepare
     .hidden cio__ctx_prepare
     .type   cio__ctx_prepare, %function

@@ -64,6 +64,34 @@ cio__ctx_switch:
     .cfi_endproc
     .size   cio__ctx_switch, .-cio__ctx_switch
 
+    /* void cio__ctx_restart(void *stack_top, void (*entry)(void *), void *arg)
+     *
+     * Starts entry(arg) on the stack the caller is running on, at its top,
+     * abandoning every frame there: what a finishing task does to hand its
+     * stack straight to a new one. Leaves the state cio__ctx_prepare's
+     * frame would after the first switch into it (sp at the rounded top
+     * minus 16, default MXCSR and x87 control word, rbp = 0), then enters
+     * the same trampoline. Writes nothing below the new sp, so the frames
+     * it abandons may be anywhere. */
+    .globl  cio__ctx_restart
+    .hidden cio__ctx_restart
+    .type   cio__ctx_restart, @function
+    .p2align 4
+cio__ctx_restart:
+    .cfi_startproc
+    andq    $-16, %rdi
+    leaq    -16(%rdi), %rsp
+    movl    $0x1F80, (%rsp)          /* as in cio__ctx_prepare */
+    ldmxcsr (%rsp)
+    movw    $0x037F, 4(%rsp)
+    fldcw   4(%rsp)
+    movq    %rsi, %r12
+    movq    %rdx, %r13
+    xorl    %ebp, %ebp
+    jmp     cio__ctx_trampoline
+    .cfi_endproc
+    .size   cio__ctx_restart, .-cio__ctx_restart
+
     .globl  cio__ctx_prepare
     .hidden cio__ctx_prepare
     .type   cio__ctx_prepare, @function
