@@ -47,7 +47,7 @@ static void report_task(cio_task *t)
 {
     if (t->state == CIO__TASK_DONE)
         return;
-    cio__waiter *w = t->waiter;
+    cio__waiter *w = t->state == CIO__TASK_RUNNING ? t->live->waiter : NULL;
     if (!w) {
         fprintf(stderr, "cio:   '%s' is not parked (ready or running)\n", cio_task_name(t));
         return;

@@ -118,7 +118,7 @@ static inline int cio__checkpoint(void)
 {
     cio_loop *loop = cio__loop;
     cio_task *t = loop ? loop->current : NULL;
-    if (CIO__LIKELY(t && !t->cancel_requested && t->deadline == INT64_MAX))
+    if (CIO__LIKELY(t && !t->cancel_requested && t->live->deadline == INT64_MAX))
         return 0;
     return cio__sched_checkpoint();
 }

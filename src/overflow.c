@@ -49,7 +49,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
     cio_loop *loop = cio__loop;
     cio_task *t = loop ? loop->current : NULL;
-    if (t && cio__stack_in_guard(&t->stack, info->si_addr)) {
+    if (t && cio__stack_in_guard(&t->live->stack, info->si_addr)) {
         char msg[256];
         size_t at = put_str(msg, 0, sizeof msg, "cio: fatal: stack overflow in task '");
         if (t->name) {
@@ -59,7 +59,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
             at = put_num(msg, at, sizeof msg, t->id);
         }
         at = put_str(msg, at, sizeof msg, "' (stack size ");
-        at = put_num(msg, at, sizeof msg, cio__stack_size(&t->stack));
+        at = put_num(msg, at, sizeof msg, cio__stack_size(&t->live->stack));
         at = put_str(msg, at, sizeof msg,
                      " bytes): it ran into its guard page; give it a larger "
                      "cio_task_opts.stack_size\n");

@@ -59,14 +59,35 @@ __attribute__((noreturn, cold, noinline)) static void canary_overwritten(cio_tas
 {
     CIO__PANIC("stack overflow in task '%s' (stack size %zu bytes): the canary below its "
                "stack was overwritten; give it a larger cio_task_opts.stack_size",
-               cio_task_name(t), cio__stack_size(&t->stack));
+               cio_task_name(t), cio__stack_size(&t->live->stack));
 }
 
 /* Inline: it runs at every switch, and for a guarded stack it is one test. */
 static inline __attribute__((always_inline)) void check_canary(cio_task *t)
 {
-    if (CIO__UNLIKELY(!cio__stack_intact(&t->stack)))
+    if (CIO__UNLIKELY(!cio__stack_intact(&t->live->stack)))
         canary_overwritten(t);
+}
+
+/* Makes t, which has not started, running on `stack`: its live state goes
+ * at the top of the stack, and its frames will start below it. Returns
+ * where they start. */
+static void *task_go_live(cio_task *t, const cio__stack *stack)
+{
+    char *start = cio__stack_start(stack);
+    cio__task_live *live =
+        (cio__task_live *)((uintptr_t)(start - sizeof(cio__task_live)) & ~(uintptr_t)15);
+    live->fn = t->fn;
+    live->arg = t->arg;
+    live->deadline = INT64_MAX;
+    live->scope = NULL;
+    live->waiter = NULL;
+    live->stack = *stack;
+    live->shield_depth = 0;
+    live->failing_groups = 0;
+    t->live = live;
+    t->state = CIO__TASK_RUNNING;
+    return live;
 }
 
 /* Gives a task a stack and a first frame, or finishes it at once if it was
@@ -77,19 +98,22 @@ static bool task_make_startable(cio_loop *loop, cio_task *t)
         cio__task_finish(t, -ECANCELED);
         return false;
     }
-    int err = cio__stack_alloc(&loop->stacks, &t->stack);
+    cio__stack stack = {.size = t->stack_size};
+    int err = cio__stack_alloc(&loop->stacks, &stack);
     if (err) {
         cio__task_finish(t, err);
         return false;
     }
-    t->state = CIO__TASK_RUNNING;
-    t->ctx.sp = cio__ctx_prepare(cio__stack_start(&t->stack), cio__task_entry, t);
+    void *frames = task_go_live(t, &stack);
+    cio__task_live *live = t->live;
+    live->ctx.sp = cio__ctx_prepare(frames, cio__task_entry, t);
 #if CIO__ASAN
-    t->ctx.stack_bottom = cio__stack_low(&t->stack);
-    t->ctx.stack_size = cio__stack_size(&t->stack);
+    live->ctx.asan_fake_stack = NULL;
+    live->ctx.stack_bottom = cio__stack_low(&stack);
+    live->ctx.stack_size = cio__stack_size(&stack);
 #endif
 #if CIO__TSAN
-    t->ctx.tsan_fiber = __tsan_create_fiber(0);
+    live->ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif
     return true;
 }
@@ -102,11 +126,13 @@ static inline void release_dead(cio_loop *loop)
     if (CIO__LIKELY(!t))
         return;
     loop->dead = NULL;
-    cio__stack_free(&loop->stacks, &t->stack);
+    /* Copied out first: the live state is on the stack being given back. */
+    cio__stack stack = t->live->stack;
 #if CIO__TSAN
-    __tsan_destroy_fiber(t->ctx.tsan_fiber);
-    t->ctx.tsan_fiber = NULL;
+    __tsan_destroy_fiber(t->live->ctx.tsan_fiber);
 #endif
+    t->live = NULL;
+    cio__stack_free(&loop->stacks, &stack);
     if (t->detached)
         cio__task_free(t);
 }
@@ -129,7 +155,7 @@ static inline cio_task *next_task_direct(cio_loop *loop)
             budget_next(loop);
             return t;
         }
-        if (!t->cancel_requested && !cio__stack_cached(&loop->stacks, t->stack.size))
+        if (!t->cancel_requested && !cio__stack_cached(&loop->stacks, t->stack_size))
             return NULL;
         budget_next(loop);
         if (task_make_startable(loop, t))
@@ -150,7 +176,7 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
      * pointer saved at its previous switch, not the current one.) */
     if (next == self)
         return;
-    cio__ctx_jump(&self->ctx, next ? &next->ctx : &loop->ctx, dying);
+    cio__ctx_jump(&self->live->ctx, next ? &next->live->ctx : &loop->ctx, dying);
     release_dead(loop);
 }
 
@@ -165,17 +191,17 @@ static void hand_stack_to_successor(cio_loop *loop, cio_task *t)
     if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
         return;
     cio_task *next = (cio_task *)head;
-    if (next->state != CIO__TASK_NEW || next->cancel_requested || next->stack.size != t->stack.size)
+    if (next->state != CIO__TASK_NEW || next->cancel_requested || next->stack_size != t->stack_size)
         return;
     check_canary(t);
     budget_next(loop);
-    next->stack = t->stack;
-    t->stack.chunk = NULL;
+    cio__stack stack = t->live->stack;
+    t->live = NULL;
     if (t->detached)
         cio__task_free(t);
-    next->state = CIO__TASK_RUNNING;
+    void *frames = task_go_live(next, &stack);
     loop->current = next;
-    cio__ctx_restart(cio__stack_start(&next->stack), cio__task_entry, next);
+    cio__ctx_restart(frames, cio__task_entry, next);
 }
 #endif
 
@@ -206,7 +232,7 @@ void cio__sched_run_ready(void)
         if (t->state != CIO__TASK_RUNNING && !task_make_startable(loop, t))
             continue;
         loop->current = t;
-        cio__ctx_jump(&loop->ctx, &t->ctx, false);
+        cio__ctx_jump(&loop->ctx, &t->live->ctx, false);
         loop->current = NULL;
         release_dead(loop);
     }
@@ -220,9 +246,9 @@ int cio__sched_checkpoint(void)
     cio_task *t = loop ? loop->current : NULL;
     if (!t)
         return -EPERM;
-    if (t->cancel_requested && t->shield_depth == 0)
+    if (t->cancel_requested && t->live->shield_depth == 0)
         return -ECANCELED;
-    if (CIO__UNLIKELY(t->deadline != INT64_MAX) && t->deadline <= cio__clock_ns())
+    if (CIO__UNLIKELY(t->live->deadline != INT64_MAX) && t->live->deadline <= cio__clock_ns())
         return -ETIMEDOUT;
     return 0;
 }
@@ -255,7 +281,7 @@ static void wait_timer_fired(void *arg)
     /* Woken by its object already, and not yet run (cio__wait cancels the
      * timer once it runs): the wait has ended, and calling the unlink hook
      * again would undo what the waker did. */
-    if (w->task->waiter != w)
+    if (w->task->live->waiter != w)
         return;
     int result = w->own_deadline < w->scope_deadline ? 0 : -ETIMEDOUT;
     end_wait_early(w);
@@ -272,7 +298,7 @@ int cio__wait(cio__waiter *w)
             end_wait_early(w);
             return err;
         }
-        w->scope_deadline = t->deadline;
+        w->scope_deadline = t->live->deadline;
     }
     int64_t first = CIO__MIN(w->own_deadline, w->scope_deadline);
     if (first != INT64_MAX) {
@@ -282,7 +308,7 @@ int cio__wait(cio__waiter *w)
             return -ENOMEM;
         }
     }
-    t->waiter = w;
+    t->live->waiter = w;
     switch_away(loop, t, false);
     if (w->timer) {
         cio__handle_cancel(w->timer);
@@ -291,7 +317,7 @@ int cio__wait(cio__waiter *w)
     /* Cancelled after a timeout woke it but before it ran again: both
      * hold, and the contract says cancellation wins. */
     if (CIO__UNLIKELY(w->result == -ETIMEDOUT) && w->cancellable && t->cancel_requested &&
-        t->shield_depth == 0)
+        t->live->shield_depth == 0)
         return -ECANCELED;
     return w->result;
 }
@@ -299,9 +325,9 @@ int cio__wait(cio__waiter *w)
 void cio__wake(cio__waiter *w, int result)
 {
     cio_task *t = w->task;
-    if (t->waiter != w)
+    if (t->live->waiter != w)
         return;
-    t->waiter = NULL;
+    t->live->waiter = NULL;
     w->result = result;
     cio__sched_push(&t->run);
 }
@@ -317,7 +343,7 @@ int cio_yield(void)
     switch_away(loop, t, false);
     /* Cancelled while it sat in the ready queue: report it here, as asyncio
      * raises CancelledError out of sleep(0). */
-    if (CIO__UNLIKELY(t->cancel_requested) && t->shield_depth == 0)
+    if (CIO__UNLIKELY(t->cancel_requested) && t->live->shield_depth == 0)
         return -ECANCELED;
     return 0;
 }
@@ -341,8 +367,10 @@ int cio_sleep(double seconds)
  * cancellation may interrupt. */
 static void interrupt_wait(cio_task *t)
 {
-    cio__waiter *w = t->waiter;
-    if (w && w->cancellable && t->shield_depth == 0) {
+    if (t->state != CIO__TASK_RUNNING)
+        return; /* not started: it finishes cancelled when its turn comes */
+    cio__waiter *w = t->live->waiter;
+    if (w && w->cancellable && t->live->shield_depth == 0) {
         end_wait_early(w);
         cio__wake(w, -ECANCELED);
     }
@@ -362,14 +390,18 @@ int cio_cancel(cio_task *t)
 
 void cio__sched_group_cancel(cio_task *parent)
 {
-    parent->failing_groups++;
+    /* A parent that returned without waiting for its group (a leak the
+     * docs warn of) has nothing left to interrupt. */
+    if (parent->state != CIO__TASK_RUNNING)
+        return;
+    parent->live->failing_groups++;
     parent->cancel_requested |= CIO__CANCEL_GROUP;
     interrupt_wait(parent);
 }
 
 void cio__sched_group_lift(cio_task *parent)
 {
-    CIO__ASSERT(parent->failing_groups > 0);
-    if (--parent->failing_groups == 0)
+    CIO__ASSERT(parent->live->failing_groups > 0);
+    if (--parent->live->failing_groups == 0)
         parent->cancel_requested &= (uint8_t)~CIO__CANCEL_GROUP;
 }

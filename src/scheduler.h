@@ -97,48 +97,76 @@ typedef enum cio__task_state {
     CIO__TASK_DONE,    /* finished; result is final */
 } cio__task_state;
 
-struct cio_task {
-    /* Ready-queue link; first, so a runnable of kind TASK is the task. */
-    cio__runnable run;
+/* What only a started, unfinished task needs. It lives at the top of the
+ * task's own stack (scheduler.c puts it there when the task starts), so a
+ * task that has not started yet, or has finished, costs only its 64-byte
+ * cio_task: a million tasks created at once fault in 64 MB, not 128. */
+typedef struct cio__task_live {
     /* Saved registers' location while switched out. */
     cio__ctx ctx;
-    /* The body and its argument; result holds its return once done. */
+    /* The body and its argument, copied from the task when it starts. */
     cio_fn fn;
     void *arg;
-    int result;
-    /* Life cycle (cio__task_state). */
-    uint8_t state;
-    /* Non-zero: every unshielded wait returns -ECANCELED. CIO__CANCEL_TASK
-     * (cio_cancel was called) and/or CIO__CANCEL_GROUP (see that enum). */
-    uint8_t cancel_requested;
-    /* cio_detach was called: free the task when it finishes. */
-    bool detached;
+    /* The effective deadline of the open timeout scopes, in ns (INT64_MAX:
+     * none): the minimum over the scopes entered since the innermost
+     * shield. */
+    int64_t deadline;
+    /* The innermost open scope (a cio_timeout or cio_shield), or NULL. */
+    void *scope;
+    /* The wait this task is parked in; NULL while running or ready. */
+    cio__waiter *waiter;
+    /* The stack this block lives on. */
+    cio__stack stack;
     /* How many shields are open: cancellation is held back while > 0. */
     uint16_t shield_depth;
     /* How many task groups this task created are failing and not yet
      * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
     uint16_t failing_groups;
+} cio__task_live;
+
+struct cio_task {
     union {
-        /* While not done: the effective deadline of the open timeout scopes,
-         * in ns (INT64_MAX: none), the minimum over the scopes entered since
-         * the innermost shield. */
-        int64_t deadline;
-        /* Once done: its position in the loop's order of completion (for
-         * cio_gather). */
-        uint64_t done_seq;
+        /* Ready-queue link; first, so a runnable of kind TASK is the task. */
+        cio__runnable run;
+        /* The same link, with the task's small state in what would be the
+         * runnable's padding. */
+        struct {
+            struct cio__runnable *run_next_;
+            uint8_t run_kind_;
+            /* Life cycle (cio__task_state). */
+            uint8_t state;
+            /* Non-zero: every unshielded wait returns -ECANCELED.
+             * CIO__CANCEL_TASK (cio_cancel was called) and/or
+             * CIO__CANCEL_GROUP (see that enum). */
+            uint8_t cancel_requested;
+            /* cio_detach was called: free the task when it finishes. */
+            bool detached;
+            /* The stack size asked for (normalized): the stack it gets
+             * when it starts. */
+            uint32_t stack_size;
+        };
     };
-    /* The innermost open scope (a cio_timeout or cio_shield), or NULL. */
-    void *scope;
-    /* The wait this task is parked in; NULL while running or ready. */
-    cio__waiter *waiter;
+    union {
+        /* Until it starts: the body and its argument. */
+        struct {
+            cio_fn fn;
+            void *arg;
+        };
+        /* From then on: its live state, on its stack (NULL once the stack
+         * is gone), and once done its position in the loop's order of
+         * completion (for cio_gather). */
+        struct {
+            cio__task_live *live;
+            uint64_t done_seq;
+        };
+    };
+    /* Its return value, once done. */
+    int result;
     /* The waiter of the task that awaits this one (cio_await, cio_gather,
      * cio_wait_any), woken when this task finishes; for a task group's
      * child, the group's waiter (kind CIO__WAIT_GROUP), which is told
      * through cio__group_child_done instead. */
     cio__waiter *awaiter;
-    /* The stack, taken when the task first runs; its size as asked
-     * (normalized) is kept in it until then. */
-    cio__stack stack;
     /* Unique per loop, from 1; names "task-N". */
     uint64_t id;
     /* Malloc'd name: given in the options, or made on first cio_task_name. */

@@ -33,10 +33,10 @@ void cio_timeout_enter_at(cio_timeout *tm, double deadline)
         tm->error = -EINVAL;
         ns = INT64_MIN;
     }
-    tm->outer = t->scope;
-    tm->outer_deadline_ns = t->deadline;
-    t->scope = tm;
-    t->deadline = CIO__MIN(t->deadline, ns);
+    tm->outer = t->live->scope;
+    tm->outer_deadline_ns = t->live->deadline;
+    t->live->scope = tm;
+    t->live->deadline = CIO__MIN(t->live->deadline, ns);
 }
 
 void cio_timeout_enter(cio_timeout *tm, double seconds)
@@ -50,10 +50,10 @@ static void scope_leave(void *scope, cio_task *t, int64_t outer_deadline, void *
 {
     if (t != cio_current_task())
         CIO__PANIC("%s: the scope was entered by another task", fn);
-    if (t->scope != scope)
+    if (t->live->scope != scope)
         CIO__PANIC("%s: scopes must be exited in reverse order of entering", fn);
-    t->scope = outer;
-    t->deadline = outer_deadline;
+    t->live->scope = outer;
+    t->live->deadline = outer_deadline;
 }
 
 int cio_timeout_exit(cio_timeout *tm)
@@ -77,12 +77,12 @@ void cio_shield_enter(cio_shield *sh)
     sh->task = t;
     if (!t)
         return;
-    sh->outer = t->scope;
-    sh->outer_deadline_ns = t->deadline;
-    t->scope = sh;
+    sh->outer = t->live->scope;
+    sh->outer_deadline_ns = t->live->deadline;
+    t->live->scope = sh;
     /* Outer timeouts are held back; timeouts entered inside still apply. */
-    t->deadline = INT64_MAX;
-    t->shield_depth++;
+    t->live->deadline = INT64_MAX;
+    t->live->shield_depth++;
 }
 
 void cio_shield_exit(cio_shield *sh)
@@ -92,5 +92,5 @@ void cio_shield_exit(cio_shield *sh)
     if (!sh->task)
         return;
     scope_leave(sh, sh->task, sh->outer_deadline_ns, sh->outer, "cio_shield_exit");
-    sh->task->shield_depth--;
+    sh->task->live->shield_depth--;
 }
