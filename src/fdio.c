@@ -24,7 +24,7 @@
  * deadline, a descriptor that is not open. */
 static cio__fd_state *begin(int fd, int *err)
 {
-    *err = cio__sched_checkpoint();
+    *err = cio__checkpoint();
     if (*err)
         return NULL;
     return cio__fd_get(fd, err);
