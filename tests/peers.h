@@ -78,6 +78,15 @@ static inline int peer_free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* Two different free ports. */
+static inline void peer_free_ports(int *a, int *b)
+{
+    *a = peer_free_port();
+    do
+        *b = peer_free_port();
+    while (*b == *a);
+}
+
 /* Whether something accepts connections on 127.0.0.1:port now. */
 static inline bool peer_port_open(int port)
 {

@@ -114,7 +114,8 @@ static int nginx_client(void *arg)
 static void tls_client_against_nginx(void **state)
 {
     (void)state;
-    int port = peer_free_port(), tls_port = peer_free_port();
+    int port, tls_port;
+    peer_free_ports(&port, &tls_port);
     pid_t pid = peer_start_nginx(&dir, port, tls_port);
     run_ok(nginx_client, (void *)(intptr_t)tls_port);
     peer_stop(pid);
