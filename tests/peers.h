@@ -65,6 +65,24 @@ static inline void peer_dir_remove(const peer_dir *d)
         fprintf(stderr, "could not remove %s\n", d->path);
 }
 
+/* The test program's scratch directory: made by peers_setup, removed by
+ * peers_teardown (cmocka group setup and teardown). */
+static peer_dir peers;
+
+static inline int peers_setup(void **state)
+{
+    (void)state;
+    peer_dir_make(&peers);
+    return 0;
+}
+
+static inline int peers_teardown(void **state)
+{
+    (void)state;
+    peer_dir_remove(&peers);
+    return 0;
+}
+
 /* A loopback TCP port that was free a moment ago (blocking calls: for
  * use before cio_run). */
 static inline int peer_free_port(void)

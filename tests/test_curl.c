@@ -5,7 +5,6 @@
 
 #include <cio_curl.h>
 
-static peer_dir dir;
 static int http_port, https_port;
 static pid_t nginx_pid;
 
@@ -40,7 +39,7 @@ static CURL *easy_for(const char *path, body *b)
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(e, CURLOPT_CAINFO, dir.ca);
+    curl_easy_setopt(e, CURLOPT_CAINFO, peers.ca);
     /* localhost is nginx's 127.0.0.1 (the certificate's name). */
     char resolve[64];
     snprintf(resolve, sizeof resolve, "localhost:%d:127.0.0.1", https_port);
@@ -336,26 +335,12 @@ static void bad_arguments(void **state)
     easy_free(e);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    peer_dir_make(&dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    peer_dir_remove(&dir);
-    return 0;
-}
-
 /* Each test has an nginx of its own, stopped when it ends. */
 static int start_nginx(void **state)
 {
     (void)state;
     peer_free_ports(&http_port, &https_port);
-    nginx_pid = peer_start_nginx(&dir, http_port, https_port);
+    nginx_pid = peer_start_nginx(&peers, http_port, https_port);
     return 0;
 }
 
@@ -382,5 +367,5 @@ int main(void)
         PEER_TEST(cancel_mid_transfer),
         PEER_TEST(bad_arguments),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, peers_setup, peers_teardown);
 }

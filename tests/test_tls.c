@@ -6,16 +6,15 @@
 
 #include <cio_tls.h>
 
-static peer_dir dir;
 
 static cio_tls_opts trusting(const char *name)
 {
-    return (cio_tls_opts){.ca_file = dir.ca, .server_name = name};
+    return (cio_tls_opts){.ca_file = peers.ca, .server_name = name};
 }
 
 static cio_tls_opts server_opts(void)
 {
-    return (cio_tls_opts){.cert_file = dir.cert, .key_file = dir.key};
+    return (cio_tls_opts){.cert_file = peers.cert, .key_file = peers.key};
 }
 
 /* ------------------------------------------------ against openssl s_server */
@@ -72,7 +71,7 @@ static void tls_client_against_s_server(void **state)
 {
     (void)state;
     int port = peer_free_port();
-    pid_t pid = peer_start_s_server(&dir, port);
+    pid_t pid = peer_start_s_server(&peers, port);
     run_ok(s_server_client, (void *)(intptr_t)port);
     peer_stop(pid);
 }
@@ -116,7 +115,7 @@ static void tls_client_against_nginx(void **state)
     (void)state;
     int port, tls_port;
     peer_free_ports(&port, &tls_port);
-    pid_t pid = peer_start_nginx(&dir, port, tls_port);
+    pid_t pid = peer_start_nginx(&peers, port, tls_port);
     run_ok(nginx_client, (void *)(intptr_t)tls_port);
     peer_stop(pid);
 }
@@ -211,7 +210,7 @@ static int s_client_main(void *arg)
     snprintf(connect, sizeof connect, "127.0.0.1:%d", cio_server_port(srv));
     /* -quiet: no session details; it also waits for the server to close
      * after its standard input ends. */
-    const char *argv[] = {"openssl", "s_client", "-connect", connect, "-CAfile", dir.ca,
+    const char *argv[] = {"openssl", "s_client", "-connect", connect, "-CAfile", peers.ca,
                           "-servername", "localhost", "-verify_return_error", "-verify_quiet",
                           "-quiet", NULL};
     cio_process *p = cio_process_spawn(argv, &(cio_process_opts){.pipe_stdin = true,
@@ -290,7 +289,7 @@ static void untrusted_certificate_is_an_error(void **state)
     verify_case vc = {{.server_name = "localhost"}, EPROTO, "certificate verify failed: "};
     run_ok(verify_main, &vc);
     /* Nor does an authority file that holds another certificate. */
-    verify_case other = {{.ca_file = dir.cert, .server_name = "localhost"}, EPROTO,
+    verify_case other = {{.ca_file = peers.cert, .server_name = "localhost"}, EPROTO,
                          "certificate verify failed: "};
     run_ok(verify_main, &other);
 }
@@ -421,7 +420,7 @@ static int upgrade_main(void *arg)
     REQUIRE(s);
     /* Without a name to check, or with data buffered: refused, and the
      * stream stays usable. */
-    cio_tls_opts nameless = {.ca_file = dir.ca};
+    cio_tls_opts nameless = {.ca_file = peers.ca};
     errno = 0;
     CHECK(cio_tls_client(s, &nameless) == NULL && errno == EINVAL);
     errno = 0;
@@ -478,7 +477,7 @@ static int bad_arguments_main(void *arg)
           errno == EINVAL);
     errno = 0;
     CHECK(cio_tls_start_server("127.0.0.1", "0", &so, NULL, NULL) == NULL && errno == EINVAL);
-    cio_tls_opts certless = {.key_file = dir.key};
+    cio_tls_opts certless = {.key_file = peers.key};
     errno = 0;
     CHECK(cio_tls_start_server("127.0.0.1", "0", &certless, no_handler, NULL) == NULL &&
           errno == EINVAL);
@@ -489,7 +488,7 @@ static int bad_arguments_main(void *arg)
     CHECK(strstr(cio_tls_last_error(), "cannot load the certificate /nonexistent/cert.pem") !=
           NULL);
     /* The key of another certificate. */
-    cio_tls_opts mismatch = {.cert_file = dir.ca, .key_file = dir.key};
+    cio_tls_opts mismatch = {.cert_file = peers.ca, .key_file = peers.key};
     errno = 0;
     CHECK(cio_tls_start_server("127.0.0.1", "0", &mismatch, no_handler, NULL) == NULL &&
           errno == EINVAL);
@@ -519,7 +518,7 @@ static void bad_arguments(void **state)
 static int failing_task(void *arg)
 {
     (void)arg;
-    cio_tls_opts certless = {.ca_file = dir.ca};
+    cio_tls_opts certless = {.ca_file = peers.ca};
     CHECK(cio_tls_start_server("127.0.0.1", "0", &certless, no_handler, NULL) == NULL);
     CHECK(strstr(cio_tls_last_error(), "needs a port, a handler and a certificate") != NULL);
     return 0;
@@ -544,20 +543,6 @@ static void last_error_is_per_task(void **state)
     run_ok(per_task_main, NULL);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    peer_dir_make(&dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    peer_dir_remove(&dir);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,5 +560,5 @@ int main(void)
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(last_error_is_per_task),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, peers_setup, peers_teardown);
 }
