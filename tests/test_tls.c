@@ -7,6 +7,8 @@
 #include <cio_tls.h>
 
 
+#define CIO_TEST_MIN(a, b) ((a) < (b) ? (a) : (b))
+
 static cio_tls_opts trusting(const char *name)
 {
     return (cio_tls_opts){.ca_file = peers.ca, .server_name = name};
@@ -405,6 +407,106 @@ static void dropped_connection_without_close_notify_is_an_error(void **state)
     run_ok(cut_main, NULL);
 }
 
+/* ------------------------------------------- big writes, silent peers */
+
+enum { BIG = 3 << 20 };
+
+/* Sleeps before reading (the client's writes back up into the socket
+ * buffers and OpenSSL must repeat writes), then checks every byte and
+ * answers with the count. */
+static int slow_reader_handler(cio_stream *s, void *arg)
+{
+    (void)arg;
+    CHECK_CIO(cio_sleep(0.1), 0);
+    static unsigned char buf[65536];
+    size_t got = 0;
+    bool same = true;
+    while (got < BIG) {
+        ssize_t r = cio_stream_read(s, buf, sizeof buf);
+        if (!EXPECT(r > 0))
+            return (int)r;
+        for (ssize_t i = 0; i < r && same; i++)
+            same = buf[i] == pattern(got + (size_t)i);
+        got += (size_t)r;
+    }
+    CHECK(same);
+    char reply[32];
+    int len = snprintf(reply, sizeof reply, "%zu\n", got);
+    return cio_stream_write(s, reply, (size_t)len);
+}
+
+static int big_write_main(void *arg)
+{
+    size_t high_water = (size_t)(intptr_t)arg;
+    cio_tls_opts so = server_opts();
+    cio_server *srv = cio_tls_start_server("127.0.0.1", "0", &so, slow_reader_handler, NULL);
+    REQUIRE(srv);
+    port_str p = port_string(cio_server_port(srv));
+    cio_tls_opts opts = trusting("localhost");
+    cio_stream *s = cio_tls_connect("127.0.0.1", p.s, &opts);
+    REQUIRE(s);
+    CHECK_CIO(cio_stream_set_high_water(s, high_water), 0);
+    /* A small send buffer: the socket fills long before the data ends. */
+    int sndbuf = 4096;
+    CHECK(setsockopt(cio_stream_fd(s), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) == 0);
+    static unsigned char data[BIG];
+    fill_pattern(data, BIG);
+    /* Uneven pieces: records and refused writes fall anywhere. */
+    for (size_t off = 0, step = 1; off < BIG; off += step, step = step * 3 + 7)
+        REQUIRE_CIO(cio_stream_write(s, data + off, CIO_TEST_MIN(step, BIG - off)), 0);
+    CHECK_CIO(cio_stream_drain(s), 0);
+    char line[32];
+    CHECK_CIO(cio_stream_readline(s, line, sizeof line), 8);
+    CHECK(strcmp(line, "3145728\n") == 0);
+    CHECK_CIO(cio_stream_close(s), 0);
+    return cio_server_close(srv);
+}
+
+static void big_write_to_slow_reader_keeps_every_byte(void **state)
+{
+    (void)state;
+    /* The default high-water mark, and one below a TLS record's size. */
+    run_ok(big_write_main, (void *)(intptr_t)0);
+    run_ok(big_write_main, (void *)(intptr_t)1000);
+}
+
+/* A client that connects and never says hello: a timeout ends the
+ * client's wait, and closing the server ends the handshake it waits in. */
+static int silent_main(void *arg)
+{
+    (void)arg;
+    int l = cio_tcp_listen("127.0.0.1", "0", 4);
+    REQUIRE(l >= 0);
+    port_str lp = port_string(cio_local_port(l));
+    cio_tls_opts opts = trusting("localhost");
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 0.05);
+    errno = 0;
+    CHECK(cio_tls_connect("127.0.0.1", lp.s, &opts) == NULL && errno == ETIMEDOUT);
+    CHECK_CIO(cio_timeout_exit(&tm), -ETIMEDOUT);
+    cio_close(l);
+
+    int served = 0;
+    cio_tls_opts so = server_opts();
+    cio_server *srv = cio_tls_start_server("127.0.0.1", "0", &so, half_close_handler, &served);
+    REQUIRE(srv);
+    port_str p = port_string(cio_server_port(srv));
+    cio_stream *silent = cio_open_connection("127.0.0.1", p.s);
+    REQUIRE(silent);
+    CHECK_CIO(cio_sleep(0.02), 0);
+    CHECK_CIO(cio_server_close(srv), 0);
+    char c;
+    CHECK_CIO(cio_stream_read(silent, &c, 1), 0);
+    CHECK(served == 0);
+    return cio_stream_close(silent);
+}
+
+static void silent_peers_and_timeouts(void **state)
+{
+    (void)state;
+    run_ok(silent_main, NULL);
+}
+
 /* ---------------------------------------------------- upgrade in place */
 
 static int upgrade_main(void *arg)
@@ -556,6 +658,8 @@ int main(void)
         cmocka_unit_test(garbage_to_server_closes_that_connection_only),
         cmocka_unit_test(garbage_from_server_fails_the_client_handshake),
         cmocka_unit_test(dropped_connection_without_close_notify_is_an_error),
+        cmocka_unit_test(big_write_to_slow_reader_keeps_every_byte),
+        cmocka_unit_test(silent_peers_and_timeouts),
         cmocka_unit_test(upgrade_in_place),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(last_error_is_per_task),
