@@ -195,7 +195,7 @@ static inline pid_t peer_start_nginx(const peer_dir *d, int port, int tls_port)
              "pid %1$s/nginx.pid;\n"
              "error_log %1$s/nginx-error.log;\n"
              "load_module " PEER_NGINX_ECHO_MODULE ";\n"
-             "events { worker_connections 1024; }\n"
+             "events { worker_connections 4096; }\n"
              "http {\n"
              "  access_log off;\n"
              "  default_type text/plain;\n"
