@@ -97,17 +97,24 @@ static const char *ssl_reason(void)
     return r ? r : "unknown error";
 }
 
+/* OpenSSL writes to the socket with write(2): one that met EPIPE raised a
+ * SIGPIPE (blocked on the loop's thread), which must not stay pending. */
+static void take_sigpipe(int sys_err)
+{
+    if (sys_err == EPIPE)
+        cio__fdio_consume_sigpipe();
+}
+
 /* The error for a failed SSL call: `ssl_err` from SSL_get_error, `sys_err`
  * the errno right after the call. Notes the text for cio_tls_last_error. */
 static int call_failure(int ssl_err, int sys_err, const char *what)
 {
+    take_sigpipe(sys_err);
     if (ssl_err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
         if (sys_err == 0) {
             set_error("%s: the peer closed the connection without close_notify", what);
             return -ECONNRESET;
         }
-        if (sys_err == EPIPE)
-            cio__fdio_consume_sigpipe();
         set_error("%s: %s", what, strerror(sys_err));
         return -sys_err;
     }
@@ -237,8 +244,8 @@ static void tls_close(cio_stream *s)
     if (!c->shut && SSL_is_init_finished(c->ssl)) {
         /* One try at close_notify, without waiting: closing never suspends. */
         ERR_clear_error();
-        if (SSL_shutdown(c->ssl) < 0 && errno == EPIPE)
-            cio__fdio_consume_sigpipe();
+        if (SSL_shutdown(c->ssl) < 0)
+            take_sigpipe(errno);
     }
     ERR_clear_error();
     restore_plain(s, c);
@@ -259,14 +266,13 @@ static const cio__stream_ops tls_ops = {
 /* The EPROTO of a failed handshake, with its reason noted. */
 static int handshake_failure(tls_conn *c, int ssl_err, int sys_err)
 {
+    take_sigpipe(sys_err);
     long verify = SSL_get_verify_result(c->ssl);
     if (verify != X509_V_OK) {
         set_error("certificate verify failed: %s", X509_verify_cert_error_string(verify));
     } else if (ssl_err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
         set_error("handshake failed: %s",
                   sys_err ? strerror(sys_err) : "the peer closed the connection");
-        if (sys_err == EPIPE)
-            cio__fdio_consume_sigpipe();
     } else {
         set_error("handshake failed: %s", ssl_reason());
     }
