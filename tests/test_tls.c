@@ -303,6 +303,47 @@ static void insecure_no_verify_accepts_any_certificate(void **state)
     run_ok(verify_main, &vc);
 }
 
+/* A server given a CA file asks clients for a certificate: one without
+ * is refused (in TLS 1.3 the client learns it at its first read), one
+ * with a certificate the CA signed is served. */
+static int client_cert_main(void *arg)
+{
+    (void)arg;
+    cio_tls_opts so = server_opts();
+    so.ca_file = peers.ca;
+    cio_server *srv = cio_tls_start_server("127.0.0.1", "0", &so, reply_handler, NULL);
+    REQUIRE(srv);
+    port_str p = port_string(cio_server_port(srv));
+    char line[64];
+
+    cio_tls_opts anonymous = trusting("localhost");
+    cio_stream *s = cio_tls_connect("127.0.0.1", p.s, &anonymous);
+    if (s) {
+        CHECK_CIO(cio_stream_write(s, "x\n", 2), 0);
+        CHECK_CIO(cio_stream_readline(s, line, sizeof line), -EPROTO);
+        CHECK(strstr(cio_tls_last_error(), "certificate required") != NULL);
+        CHECK_CIO(cio_stream_close(s), 0);
+    } else {
+        CHECK(errno == EPROTO);
+    }
+
+    cio_tls_opts known = trusting("localhost");
+    known.cert_file = peers.cert;
+    known.key_file = peers.key;
+    s = cio_tls_connect("127.0.0.1", p.s, &known);
+    REQUIRE(s);
+    CHECK_CIO(cio_stream_write(s, "x\n", 2), 0);
+    CHECK_CIO(cio_stream_readline(s, line, sizeof line), 8);
+    CHECK_CIO(cio_stream_close(s), 0);
+    return cio_server_close(srv);
+}
+
+static void server_asks_for_client_certificates(void **state)
+{
+    (void)state;
+    run_ok(client_cert_main, NULL);
+}
+
 /* --------------------------------------------------------- bad input */
 
 /* Garbage to a TLS server: that connection is closed, the handler never
@@ -655,6 +696,7 @@ int main(void)
         cmocka_unit_test(wrong_host_name_is_a_clear_error),
         cmocka_unit_test(untrusted_certificate_is_an_error),
         cmocka_unit_test(insecure_no_verify_accepts_any_certificate),
+        cmocka_unit_test(server_asks_for_client_certificates),
         cmocka_unit_test(garbage_to_server_closes_that_connection_only),
         cmocka_unit_test(garbage_from_server_fails_the_client_handshake),
         cmocka_unit_test(dropped_connection_without_close_notify_is_an_error),
