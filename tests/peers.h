@@ -118,15 +118,24 @@ static inline bool peer_port_open(int port)
 
 /* Starts argv[0] (searched in PATH) with stdin from /dev/null and its
  * output to dir/<log>, and waits (up to 20 s) until each of the ports
- * accepts connections. Returns the pid. */
+ * accepts connections. Returns the pid. The peer gets SIGTERM if the test
+ * process dies first (setpriv --pdeathsig, util-linux's), so a test killed
+ * by its timeout leaves no peer behind. */
 static inline pid_t peer_start(const peer_dir *d, const char *log, const char *const argv[],
                                const int *ports, int nports)
 {
+    const char *full[16] = {"setpriv", "--pdeathsig", "TERM", "--"};
+    int n = 4;
+    for (int i = 0; argv[i]; i++) {
+        assert_true(n < 15);
+        full[n++] = argv[i];
+    }
+    full[n] = NULL;
     /* posix_spawn's argv is not const-qualified, though it is not written. */
     union {
         const char *const *c;
         char *const *m;
-    } args = {argv};
+    } args = {full};
     char logpath[160];
     snprintf(logpath, sizeof logpath, "%s/%s", d->path, log);
     posix_spawn_file_actions_t fa;
@@ -136,7 +145,7 @@ static inline pid_t peer_start(const peer_dir *d, const char *log, const char *c
                                      0644);
     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     pid_t pid;
-    int err = posix_spawnp(&pid, argv[0], &fa, NULL, args.m, environ);
+    int err = posix_spawnp(&pid, full[0], &fa, NULL, args.m, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (err)
         fail_msg("cannot start %s: %s", argv[0], strerror(err));
@@ -147,9 +156,12 @@ static inline pid_t peer_start(const peer_dir *d, const char *log, const char *c
             if (waitpid(pid, &status, WNOHANG) == pid)
                 fail_msg("%s exited (status 0x%x) before listening: see %s", argv[0], status,
                          logpath);
-            if (++tries > 2000)
+            if (++tries > 2000) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
                 fail_msg("%s does not listen on port %d after 20 s: see %s", argv[0], ports[i],
                          logpath);
+            }
             nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
         }
     }
@@ -163,6 +175,20 @@ static inline void peer_stop(pid_t pid)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+}
+
+/* The peer the running test started (0: none): a test stores it here and
+ * registers peer_teardown, which stops it even when the test fails (a
+ * failed cmocka assertion leaves the test function at once). */
+static pid_t peer_pid;
+
+static inline int peer_teardown(void **state)
+{
+    (void)state;
+    if (peer_pid > 0)
+        peer_stop(peer_pid);
+    peer_pid = 0;
+    return 0;
 }
 
 /* openssl s_server on port with the directory's certificate, in -rev mode:

@@ -7,7 +7,6 @@
 #include <dirent.h>
 
 static int http_port, https_port;
-static pid_t nginx_pid;
 
 /* A response body, collected by CURLOPT_WRITEFUNCTION. */
 typedef struct body {
@@ -378,18 +377,11 @@ static int start_nginx(void **state)
 {
     (void)state;
     peer_free_ports(&http_port, &https_port);
-    nginx_pid = peer_start_nginx(&peers, http_port, https_port);
+    peer_pid = peer_start_nginx(&peers, http_port, https_port);
     return 0;
 }
 
-static int stop_nginx(void **state)
-{
-    (void)state;
-    peer_stop(nginx_pid);
-    return 0;
-}
-
-#define PEER_TEST(fn) cmocka_unit_test_setup_teardown(fn, start_nginx, stop_nginx)
+#define PEER_TEST(fn) cmocka_unit_test_setup_teardown(fn, start_nginx, peer_teardown)
 
 int main(void)
 {

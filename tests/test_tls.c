@@ -73,9 +73,8 @@ static void tls_client_against_s_server(void **state)
 {
     (void)state;
     int port = peer_free_port();
-    pid_t pid = peer_start_s_server(&peers, port);
+    peer_pid = peer_start_s_server(&peers, port);
     run_ok(s_server_client, (void *)(intptr_t)port);
-    peer_stop(pid);
 }
 
 /* ------------------------------------------------------- against nginx */
@@ -117,9 +116,8 @@ static void tls_client_against_nginx(void **state)
     (void)state;
     int port, tls_port;
     peer_free_ports(&port, &tls_port);
-    pid_t pid = peer_start_nginx(&peers, port, tls_port);
+    peer_pid = peer_start_nginx(&peers, port, tls_port);
     run_ok(nginx_client, (void *)(intptr_t)tls_port);
-    peer_stop(pid);
 }
 
 /* --------------------------------------------- cio server, cio clients */
@@ -689,8 +687,8 @@ static void last_error_is_per_task(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(tls_client_against_s_server),
-        cmocka_unit_test(tls_client_against_nginx),
+        cmocka_unit_test_teardown(tls_client_against_s_server, peer_teardown),
+        cmocka_unit_test_teardown(tls_client_against_nginx, peer_teardown),
         cmocka_unit_test(cio_server_and_clients_with_half_close),
         cmocka_unit_test(cio_server_against_s_client),
         cmocka_unit_test(wrong_host_name_is_a_clear_error),
