@@ -22,4 +22,8 @@ need_packages() {
 }
 
 # What building and testing cio needs on Debian 12.
-CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev)
+# TLS and curl: libssl-dev, libcurl4-openssl-dev; their tests' peers: the
+# openssl command (s_server, s_client, certificates) and nginx (nginx-light
+# brings the echo module the POST test uses).
+CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev libssl-dev libcurl4-openssl-dev
+    openssl nginx-light)

@@ -6,7 +6,8 @@
  * task first waits for it and kept while it is used, and dropped only when
  * the OS reports readiness that no task waits for. A task that reads until
  * EAGAIN and waits again (the common loop) then costs no system call beyond
- * its reads and the shared poll.
+ * its reads and the shared poll. Code driven by callbacks instead of tasks
+ * (curl's sockets) sets a standing watch, delivered through the ready queue.
  */
 #include "internal.h"
 
@@ -131,6 +132,35 @@ static void wake_all(cio__list *waiters, int result)
         cio__wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
 }
 
+/* Runs a watch's callback with what was reported since its last run. */
+static void deliver_watch(void *arg)
+{
+    cio__fd_watch *w = arg;
+    unsigned reported = w->reported;
+    w->reported = 0;
+    w->delivery = 0;
+    /* Last: the callback may free w. */
+    w->ready(w, reported);
+}
+
+/* Notes readiness for st's watch and schedules its delivery. Returns the
+ * directions the watch wants (those are not "unwanted" readiness). */
+static unsigned report_to_watch(cio__fd_state *st, unsigned events)
+{
+    cio__fd_watch *w = st->watch;
+    if (!w || !w->events)
+        return 0;
+    unsigned hit = events & CIO__EV_ERROR ? w->events | CIO__EV_ERROR : events & w->events;
+    if (hit) {
+        w->reported |= hit;
+        /* Out of memory: the backend is level-triggered, so the next poll
+         * reports the descriptor again. */
+        if (!w->delivery)
+            w->delivery = cio_call_soon(deliver_watch, w).id;
+    }
+    return w->events;
+}
+
 void cio__fd_ready(int fd, unsigned events)
 {
     cio_loop *loop = cio__loop;
@@ -141,6 +171,7 @@ void cio__fd_ready(int fd, unsigned events)
     cio__fd_state *st = state_at(&loop->fds, fd, false);
     if (!st)
         return;
+    unsigned wanted = report_to_watch(st, events);
     unsigned unwanted = 0;
     if (events & (CIO__EV_READ | CIO__EV_ERROR)) {
         if (cio__list_empty(&st->readers))
@@ -152,27 +183,88 @@ void cio__fd_ready(int fd, unsigned events)
             unwanted |= CIO__EV_WRITE;
         wake_all(&st->writers, 0);
     }
+    unwanted &= ~wanted;
     /* Readiness nobody waited for: stop watching that direction, or a
      * level-triggered backend would report it on every poll. */
     if (unwanted & st->watched)
         (void)set_watched(loop, fd, st, st->watched & ~unwanted);
 }
 
-int cio_close(int fd)
+/* Takes st's watch off it (and off the loop's count of descriptor waits). */
+static void drop_watch(cio_loop *loop, cio__fd_state *st)
+{
+    cio__fd_watch *w = st->watch;
+    if (w->delivery)
+        cio__handle_cancel(w->delivery);
+    w->delivery = 0;
+    w->reported = 0;
+    if (w->events)
+        loop->fd_waiters--;
+    w->events = 0;
+    st->watch = NULL;
+}
+
+int cio__fd_watch_set(cio__fd_watch *w, int fd, unsigned events)
 {
     cio_loop *loop = cio__loop;
+    int err;
+    if (!events) {
+        /* The backend stops watching lazily, at the next report. */
+        cio__fd_state *st = fd >= 0 ? state_at(&loop->fds, fd, false) : NULL;
+        if (st && st->watch == w)
+            drop_watch(loop, st);
+        return 0;
+    }
+    cio__fd_state *st = cio__fd_get(fd, &err);
+    if (!st)
+        return err;
+    if (st->watch && st->watch != w)
+        return -EBUSY;
+    if ((err = set_watched(loop, fd, st, st->watched | events)))
+        return err;
+    if (!st->watch) {
+        w->reported = 0;
+        w->delivery = 0;
+        w->events = 0;
+        st->watch = w;
+    }
+    /* A standing watch is a wait on the OS: the loop must poll for it
+     * even while tasks are ready. */
+    if (!w->events)
+        loop->fd_waiters++;
+    w->fd = fd;
+    w->events = events;
+    return 0;
+}
+
+/* cio__fd_forget's work, for a loop that exists. */
+static void forget_fd(cio_loop *loop, int fd)
+{
+    cio__fd_state *st = state_at(&loop->fds, fd, false);
+    if (!st)
+        return;
+    if (st->watch)
+        drop_watch(loop, st);
+    (void)set_watched(loop, fd, st, 0);
+    st->watched = 0;
+    st->kind = CIO__FD_UNKNOWN;
+    st->drained = false;
+    wake_all(&st->readers, -EBADF);
+    wake_all(&st->writers, -EBADF);
+}
+
+void cio__fd_forget(int fd)
+{
+    if (cio__loop && fd >= 0)
+        forget_fd(cio__loop, fd);
+}
+
+int cio_close(int fd)
+{
     if (fd < 0)
         return -EBADF;
-    cio__fd_state *st = loop ? state_at(&loop->fds, fd, false) : NULL;
-    if (st) {
-        /* Forget it before the number can be reused by another open(). */
-        (void)set_watched(loop, fd, st, 0);
-        st->watched = 0;
-        st->kind = CIO__FD_UNKNOWN;
-        st->drained = false;
-        wake_all(&st->readers, -EBADF);
-        wake_all(&st->writers, -EBADF);
-    }
+    /* Forget it before the number can be reused by another open(). */
+    cio__fd_forget(fd);
     /* On Linux the descriptor is released even when close reports EINTR. */
     if (close(fd) != 0 && errno != EINTR)
         return -errno;

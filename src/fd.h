@@ -13,6 +13,25 @@ enum cio__fd_kind {
     CIO__FD_FILE,        /* regular file or block device: I/O on the thread pool */
 };
 
+/* A standing interest in a descriptor, for code driven by callbacks rather
+ * than by a parked task (curl.c's sockets). While set, the backend watches
+ * the descriptor for `events`, and each time the OS reports it ready the
+ * loop calls ready(w, reported) from its ready queue: never from inside the
+ * backend's poll, so the callback may change any watch, or free w, or close
+ * any descriptor. A descriptor has at most one watch. */
+typedef struct cio__fd_watch {
+    /* The owner's callback; `reported` holds CIO__EV_* bits (an error
+     * reports every direction watched). */
+    void (*ready)(struct cio__fd_watch *w, unsigned reported);
+    /* cio__fd_watch_set writes: the descriptor and the directions wanted. */
+    int fd;
+    unsigned events;
+    /* fd.c: readiness reported and not yet delivered, and the callback
+     * record that will deliver it (0: none scheduled). */
+    unsigned reported;
+    uint64_t delivery;
+} cio__fd_watch;
+
 typedef struct cio__fd_state {
     /* Waiters (cio__waiter.node) for readability and writability. */
     cio__list readers, writers;
@@ -24,6 +43,8 @@ typedef struct cio__fd_state {
      * the next one waits for readability before reading rather than make
      * a read that would only say EAGAIN. */
     bool drained;
+    /* The descriptor's standing watch, or NULL. */
+    cio__fd_watch *watch;
 } cio__fd_state;
 
 /* Blocks of states, so that a state never moves while waiters link to it. */
@@ -43,6 +64,18 @@ cio__fd_state *cio__fd_get(int fd, int *err);
  * CIO__EV_WRITE). Returns 0, -EBADF (closed meanwhile), or the wait's
  * error. The caller has made its checkpoint. */
 int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev);
+
+/* Makes w watch fd for `events` (CIO__EV_READ | CIO__EV_WRITE), or stop
+ * watching with 0 (a delivery not yet made is then dropped). The owner
+ * fills w->ready first, and keeps w alive while it watches. Returns 0,
+ * -EBADF, -ENOMEM, -EBUSY (fd has another watch) or the backend's error. */
+int cio__fd_watch_set(cio__fd_watch *w, int fd, unsigned events);
+
+/* Forgets fd without closing it, as cio_close does before close(2): for a
+ * descriptor that code outside cio (curl) is about to close, so that the
+ * number, once reused, is classified and watched afresh. Its watch is
+ * dropped, and tasks waiting on it are woken with -EBADF. */
+void cio__fd_forget(int fd);
 
 /* Called by the backend for each descriptor the OS reports. */
 void cio__fd_ready(int fd, unsigned events);

@@ -123,8 +123,27 @@ fail_callbacks:
     return err;
 }
 
+cio__loop_addon *cio__loop_addon_find(const void *key)
+{
+    for (cio__loop_addon *a = cio__loop->addons; a; a = a->next)
+        if (a->key == key)
+            return a;
+    return NULL;
+}
+
+void cio__loop_addon_add(cio__loop_addon *a)
+{
+    a->next = cio__loop->addons;
+    cio__loop->addons = a;
+}
+
 static void loop_close(cio_loop *loop)
 {
+    while (loop->addons) {
+        cio__loop_addon *a = loop->addons;
+        loop->addons = a->next;
+        a->close(a);
+    }
     cio__task_blocks_free(loop);
     loop->backend->close(loop);
     cio__callbacks_fini(loop);

@@ -16,6 +16,18 @@
 #include "stack.h"
 #include "timer.h"
 
+/* An optional module's state for one loop (curl.c's multi handle): made
+ * when the module is first used on the loop, closed with the loop. */
+typedef struct cio__loop_addon {
+    /* Next in the loop's addons (loop.c). */
+    struct cio__loop_addon *next;
+    /* Which module: the address of something of the module's own. */
+    const void *key;
+    /* Releases the addon. Called at loop close, once every task has
+     * finished, while timers and descriptors can still be used. */
+    void (*close)(struct cio__loop_addon *a);
+} cio__loop_addon;
+
 struct cio_loop {
     /* scheduler.c: the loop's own context (the thread's stack), switched to
      * when no task can be switched to directly. */
@@ -76,10 +88,17 @@ struct cio_loop {
     /* deadlock.c: set when a deadlock was found; cio_run then returns
      * -EDEADLK. */
     bool deadlocked;
+    /* loop.c: optional modules' state, closed at loop close. */
+    cio__loop_addon *addons;
 };
 
 /* The loop running on this thread (NULL outside cio_run). */
 extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
+
+/* The running loop's addon for `key`, or NULL. */
+cio__loop_addon *cio__loop_addon_find(const void *key);
+/* Adds an addon to the running loop. */
+void cio__loop_addon_add(cio__loop_addon *a);
 
 /* deadlock.c: called when the loop would block in the OS without a
  * timeout. If nothing can ever wake a task, prints every waiting task and

@@ -43,7 +43,8 @@ enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2 };
     X(QUEUE_PUT, "a queue (put)")        /* the cio_queue */                                       \
     X(QUEUE_JOIN, "a queue (join)")      /* the cio_queue */                                       \
     X(FUTURE, "a future")                /* the cio_future */                                      \
-    X(GROUP, "a task group's children")  /* the cio_taskgroup */
+    X(GROUP, "a task group's children")  /* the cio_taskgroup */                                   \
+    X(TRANSFER, "an HTTP transfer")      /* the CURL easy handle (curl.c) */
 
 typedef enum cio__wait_kind {
 #define CIO__WAIT_KIND_ENUM(name, text) CIO__WAIT_##name,

@@ -23,9 +23,11 @@
 struct cio_server {
     /* The listening socket. */
     int fd;
-    /* What runs for each connection. */
+    /* What runs for each connection, and what releases arg once the last
+     * connection has ended (NULL: nothing; the TLS server's context). */
     cio_conn_fn handler;
     void *arg;
+    void (*release)(void *arg);
     /* The accept loop's task (the server's handle, awaited at close). */
     cio_task *acceptor;
     /* Live connections (conn.node), and how many. */
@@ -149,7 +151,8 @@ static int acceptor_main(void *arg)
     }
 }
 
-cio_server *cio_start_server(const char *host, const char *port, cio_conn_fn handler, void *arg)
+cio_server *cio__server_start(const char *host, const char *port, cio_conn_fn handler, void *arg,
+                              void (*release)(void *arg))
 {
     if (!handler || !port) {
         errno = EINVAL;
@@ -168,6 +171,7 @@ cio_server *cio_start_server(const char *host, const char *port, cio_conn_fn han
     }
     srv->handler = handler;
     srv->arg = arg;
+    srv->release = release;
     cio__list_init(&srv->conns);
     srv->acceptor = cio_create_task(acceptor_main, srv);
     if (!srv->acceptor) {
@@ -178,6 +182,11 @@ cio_server *cio_start_server(const char *host, const char *port, cio_conn_fn han
         return NULL;
     }
     return srv;
+}
+
+cio_server *cio_start_server(const char *host, const char *port, cio_conn_fn handler, void *arg)
+{
+    return cio__server_start(host, port, handler, arg, NULL);
 }
 
 int cio_server_port(const cio_server *srv) { return srv ? cio_local_port(srv->fd) : -EINVAL; }
@@ -224,6 +233,8 @@ int cio_server_close(cio_server *srv)
         cio__wait(&w);
     }
     cio_shield_exit(&sh);
+    if (srv->release)
+        srv->release(srv->arg);
     free(srv);
     return cio__sched_checkpoint();
 }
