@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "trace.h"
 
 #define FDS_PER_BLOCK 1024
 
@@ -134,11 +135,12 @@ static void wake_all(cio__list *waiters, int result)
 void cio__fd_ready(int fd, unsigned events)
 {
     cio_loop *loop = cio__loop;
+    cio__fd_state *st = state_at(&loop->fds, fd, false);
+    CIO__TRACE(cio__trace_fd_ready(loop, fd, events, st));
     if (fd == loop->posted.wake_fd) {
         cio__posted_drain_wakeup();
         return;
     }
-    cio__fd_state *st = state_at(&loop->fds, fd, false);
     if (!st)
         return;
     unsigned unwanted = 0;

@@ -16,6 +16,27 @@
 #include "stack.h"
 #include "timer.h"
 
+/* What cio_loop_stats_get reports, as the loop counts it (see cio.h for
+ * each figure's meaning). */
+typedef struct cio__loop_counters {
+    /* loop.c: when the loop started (ns). */
+    int64_t started_ns;
+    /* loop.c */
+    uint64_t iterations;
+    uint64_t polls;
+    uint64_t fds_reported;
+    /* loop.c: time spent in polls that could block (timeout not 0). */
+    int64_t idle_ns;
+    /* scheduler.c: ready-queue entries run (tasks and callbacks), and the
+     * tasks among them that finished before they could start. */
+    uint64_t runs;
+    uint64_t unstarted;
+    /* callback.c: ready-queue callbacks (cancelled ones included: they
+     * take a run) and timers run. */
+    uint64_t callbacks;
+    uint64_t timers;
+} cio__loop_counters;
+
 struct cio_loop {
     /* scheduler.c: the loop's own context (the thread's stack), switched to
      * when no task can be switched to directly. */
@@ -76,6 +97,14 @@ struct cio_loop {
     /* deadlock.c: set when a deadlock was found; cio_run then returns
      * -EDEADLK. */
     bool deadlocked;
+    /* loop.c: counters behind cio_loop_stats_get, kept whether or not the
+     * loop is traced (each costs an increment where the loop already
+     * works, never one per switch). */
+    cio__loop_counters counters;
+    /* trace.c: the trace (NULL: CIO_TRACE unset); debug.c: debug mode's
+     * state (NULL: CIO_DEBUG unset). */
+    struct cio__trace *trace;
+    struct cio__debug *debug;
 };
 
 /* The loop running on this thread (NULL outside cio_run). */

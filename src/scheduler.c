@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "loop.h"
+#include "trace.h"
 
 #define RUN_BUDGET 128
 
@@ -68,15 +69,18 @@ static void check_canary(cio_task *t)
 static bool task_make_startable(cio_loop *loop, cio_task *t)
 {
     if (t->cancel_requested) {
+        loop->counters.unstarted++;
         cio__task_finish(t, -ECANCELED);
         return false;
     }
     int err = cio__stack_alloc(&loop->stacks, &t->stack);
     if (err) {
+        loop->counters.unstarted++;
         cio__task_finish(t, err);
         return false;
     }
     t->state = CIO__TASK_RUNNING;
+    CIO__TRACE(cio__trace_task_starting(t));
     t->ctx.sp = cio__ctx_prepare(cio__stack_start(&t->stack), cio__task_entry, t);
 #if CIO__ASAN
     t->ctx.stack_bottom = cio__stack_low(&t->stack);
@@ -141,6 +145,7 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
      * pointer saved at its previous switch, not the current one.) */
     if (next == self)
         return;
+    CIO__TRACE(cio__trace_switch(loop, self, next, dying));
     cio__ctx_jump(&self->ctx, next ? &next->ctx : &loop->ctx, dying);
     release_dead(loop);
 }
@@ -169,10 +174,14 @@ void cio__sched_run_ready(void)
         if (t->state != CIO__TASK_RUNNING && !task_make_startable(loop, t))
             continue;
         loop->current = t;
+        CIO__TRACE(cio__trace_switch(loop, NULL, t, false));
         cio__ctx_jump(&loop->ctx, &t->ctx, false);
         loop->current = NULL;
         release_dead(loop);
     }
+    /* Runs are counted per batch rather than per switch: what the budget
+     * lost is what ran. */
+    loop->counters.runs += RUN_BUDGET - loop->runs_budget;
 }
 
 /* ------------------------------------------------------------- waiting */
@@ -266,6 +275,7 @@ void cio__wake(cio__waiter *w, int result)
         return;
     t->waiter = NULL;
     w->result = result;
+    CIO__TRACE(cio__trace_wake(w, result));
     cio__sched_push(&t->run);
 }
 

@@ -19,6 +19,10 @@ typedef struct cio__runnable {
     struct cio__runnable *next;
     /* CIO__RUN_TASK or CIO__RUN_CALLBACK: which struct this is embedded in. */
     uint8_t kind;
+    /* Tasks only, while tracing (trace.c): the index of the note that
+     * carries the task's last suspension to its resumption (0: none; the
+     * task has not run yet). In what would be padding: free. */
+    uint32_t trace_note;
 } cio__runnable;
 
 enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2 };
@@ -118,6 +122,10 @@ struct cio_task {
     /* How many task groups this task created are failing and not yet
      * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
     uint16_t failing_groups;
+    /* The low 32 bits of the id of the task that created this one (0: made
+     * by cio_run), for the task tree of cio_dump_tasks (dump.c). In what
+     * would be padding: the struct stays 128 bytes. */
+    uint32_t creator;
     union {
         /* While not done: the effective deadline of the open timeout scopes,
          * in ns (INT64_MAX: none), the minimum over the scopes entered since
@@ -207,9 +215,10 @@ int cio__task_check_awaitable(struct cio_task *t, const char *fn);
 /* Aborts, naming fn, if t was already released (awaited, gathered or
  * detached) and its struct not yet reused. */
 void cio__task_check_handle(const struct cio_task *t, const char *fn);
-/* Calls fn on every task struct handed out and not yet freed (the deadlock
- * report walks them). */
-void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t));
+/* Calls fn(t, arg) on every task struct handed out and not yet freed (the
+ * deadlock report and the task dump walk them). */
+void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t, void *arg),
+                        void *arg);
 /* Cancels every task that has not finished (cio_run's shutdown). */
 void cio__task_cancel_all(struct cio_loop *loop);
 /* Frees every task struct still allocated, then the blocks they came in
@@ -220,5 +229,7 @@ void cio__task_blocks_free(struct cio_loop *loop);
  * child's awaiter is the group's own waiter (kind CIO__WAIT_GROUP), which
  * is how cio__task_finish tells a child from an awaited task. */
 void cio__group_child_done(cio__waiter *group_waiter, struct cio_task *child);
+/* In group.c, for the task dump: the task that made the group. */
+struct cio_task *cio__group_parent(const cio_taskgroup *g);
 
 #endif

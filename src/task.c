@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "loop.h"
+#include "trace.h"
 
 /* Task structs come from 2 MiB blocks, handed out by a bump pointer and
  * recycled through a LIFO free list. The blocks are aligned and marked for
@@ -62,14 +63,14 @@ static cio_task *task_alloc(cio_loop *loop)
     return loop->task_bump++;
 }
 
-void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t))
+void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t, void *arg), void *arg)
 {
     for (size_t b = 0; b < loop->ntask_blocks; b++) {
         cio_task *block = loop->task_blocks[b];
         cio_task *end = b + 1 == loop->ntask_blocks ? loop->task_bump : block + TASKS_PER_BLOCK;
         for (cio_task *t = block; t < end; t++) {
             if (t->state != TASK_FREED)
-                fn(t);
+                fn(t, arg);
         }
     }
 }
@@ -85,19 +86,24 @@ void cio__task_free(cio_task *t)
     loop->live_tasks--;
 }
 
-static void cancel_unfinished(cio_task *t)
+static void cancel_unfinished(cio_task *t, void *arg)
 {
+    (void)arg;
     if (t->state != CIO__TASK_DONE)
         cio_cancel(t);
 }
 
-void cio__task_cancel_all(cio_loop *loop) { cio__task_for_each(loop, cancel_unfinished); }
+void cio__task_cancel_all(cio_loop *loop) { cio__task_for_each(loop, cancel_unfinished, NULL); }
 
-static void free_name(cio_task *t) { free(t->name); }
+static void free_name(cio_task *t, void *arg)
+{
+    (void)arg;
+    free(t->name);
+}
 
 void cio__task_blocks_free(cio_loop *loop)
 {
-    cio__task_for_each(loop, free_name);
+    cio__task_for_each(loop, free_name, NULL);
     for (size_t i = 0; i < loop->ntask_blocks; i++)
         munmap(loop->task_blocks[i], TASK_BLOCK_BYTES);
     free(loop->task_blocks);
@@ -154,6 +160,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->stack.chunk = NULL;
     t->stack.size = (uint32_t)stack;
     t->id = ++loop->next_task_id;
+    t->creator = loop->current ? (uint32_t)loop->current->id : 0;
     t->name = name;
     memset(&t->ctx, 0, sizeof t->ctx);
     /* Tasks created while cio_run shuts down are cancelled from birth, so
@@ -161,6 +168,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->cancel_requested = loop->closing ? CIO__CANCEL_TASK : 0;
     loop->live_tasks++;
     loop->pending_tasks++;
+    CIO__TRACE(cio__trace_task_created(t));
     cio__sched_push(&t->run);
     return t;
 }
@@ -177,6 +185,7 @@ void cio__task_finish(cio_task *t, int result)
     t->state = CIO__TASK_DONE;
     t->done_seq = ++loop->next_done_seq;
     loop->pending_tasks--;
+    CIO__TRACE(cio__trace_task_finished(t));
     cio__waiter *w = t->awaiter;
     if (w) {
         t->awaiter = NULL;
