@@ -911,9 +911,11 @@ CIO_EXTERN int cio_to_thread(cio_fn fn, void *arg);
  * docs/design.md, "Watching the loop", says what each costs. */
 
 /* Writes every task of the running loop to `out` as a tree: each task under
- * the task that created it (a task group's children under the group, the
- * group under its parent), with its state (pending, running, ready,
- * waiting, done) and what it waits on. Callable from a task or a callback.
+ * the task that created it (recorded while the loop traces or runs in debug
+ * mode; otherwise tasks are listed flat), a task group's children under the
+ * group and the group under its parent, with each task's state (pending,
+ * running, ready, waiting, done) and what it waits on. Callable from a
+ * task or a callback.
  * Returns: 0; -EINVAL if out is NULL; -EPERM outside a loop.
  * Suspends: no. */
 CIO_EXTERN int cio_dump_tasks(FILE *out);

@@ -24,7 +24,7 @@ void cio__debug_iteration(struct cio_loop *loop);
 /* The CPU goes from `from` to `to` (either NULL: the loop): ends from's
  * run (reporting it if it was slow) and starts timing to's. */
 void cio__debug_switch(struct cio_loop *loop, cio_task *from, cio_task *to);
-/* Fills a fresh stack with a pattern before the task's first frame... */
+/* Fills the bottom of a fresh stack with a pattern, at the task's first run... */
 void cio__debug_stack_paint(cio_task *t);
 /* ... and, when it finishes, reports its peak use if over 75 %. */
 void cio__debug_stack_check(cio_task *t);

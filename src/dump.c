@@ -5,6 +5,8 @@
  * task's creator from cio_task.creator (the low 32 bits of its id: the
  * creator is the live task with the largest id below the child's that
  * matches them), a group child's group from its awaiter (group.c).
+ * Creators are recorded only while the loop traces or debugs; otherwise
+ * the tree has only the task groups' nesting.
  */
 #include "internal.h"
 
@@ -58,9 +60,10 @@ static ptrdiff_t find_task(const dump_nodes *nodes, size_t n, uint64_t id)
 }
 
 /* The creator of t, if it still lives. */
-static ptrdiff_t find_creator(const dump_nodes *nodes, size_t ntasks, const cio_task *t)
+static ptrdiff_t find_creator(const cio_loop *loop, const dump_nodes *nodes, size_t ntasks,
+                              const cio_task *t)
 {
-    if (t->creator == 0)
+    if (!loop->traced || t->creator == 0)
         return -1;
     uint32_t delta = (uint32_t)t->id - t->creator;
     uint64_t id = t->id - (delta ? delta : (uint64_t)1 << 32);
@@ -188,7 +191,7 @@ void cio__dump_tasks(cio_loop *loop, FILE *out, const char *heading)
         if (aw && aw->kind == CIO__WAIT_GROUP && t->state != CIO__TASK_DONE)
             nodes.v[i].parent = group_node(&nodes, ntasks, aw->object);
         else
-            nodes.v[i].parent = find_creator(&nodes, ntasks, t);
+            nodes.v[i].parent = find_creator(loop, &nodes, ntasks, t);
     }
     for (size_t i = 0; i < nodes.n; i++)
         nodes.v[i].first_child = nodes.v[i].last_child = nodes.v[i].next_sibling = -1;

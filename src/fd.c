@@ -136,7 +136,7 @@ void cio__fd_ready(int fd, unsigned events)
 {
     cio_loop *loop = cio__loop;
     cio__fd_state *st = state_at(&loop->fds, fd, false);
-    CIO__TRACE(cio__trace_fd_ready(loop, fd, events, st));
+    CIO__TRACE(loop, cio__trace_fd_ready(loop, fd, events, st));
     if (fd == loop->posted.wake_fd) {
         cio__posted_drain_wakeup();
         return;

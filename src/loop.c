@@ -67,7 +67,7 @@ static int64_t poll_timeout(const cio_loop *loop)
  * two reads of the clock, negligible beside the system call. */
 static void poll_os(cio_loop *loop, int64_t timeout_ns)
 {
-    CIO__TRACE(cio__trace_poll_begin(loop, timeout_ns));
+    CIO__TRACE(loop, cio__trace_poll_begin(loop, timeout_ns));
     int64_t start = timeout_ns != 0 ? cio__clock_ns() : 0;
     int n = loop->backend->poll(loop, timeout_ns);
     if (n < 0)
@@ -76,13 +76,13 @@ static void poll_os(cio_loop *loop, int64_t timeout_ns)
         loop->counters.idle_ns += cio__clock_ns() - start;
     loop->counters.polls++;
     loop->counters.fds_reported += (uint64_t)n;
-    CIO__TRACE(cio__trace_poll_end(loop, n));
+    CIO__TRACE(loop, cio__trace_poll_end(loop, n));
 }
 
 static void loop_iteration(cio_loop *loop)
 {
     loop->counters.iterations++;
-    CIO__TRACE(cio__trace_iteration(loop));
+    CIO__TRACE(loop, cio__trace_iteration(loop));
     update_time(loop);
     cio__timers_run_due();
     cio__sched_run_ready();

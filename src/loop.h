@@ -47,6 +47,9 @@ struct cio_loop {
      * must be polled again. */
     cio__runnable *ready_head, *ready_tail;
     unsigned runs_budget;
+    /* trace.c: set while the loop traces or debugs: every trace hook tests
+     * it (here, beside what a switch reads anyway). */
+    bool traced;
     /* scheduler.c: a finished task whose stack must be released once execution
      * has left that stack. */
     cio_task *dead;

@@ -64,23 +64,27 @@ static void check_canary(cio_task *t)
                    cio_task_name(t), cio__stack_size(&t->stack));
 }
 
+/* A task that finishes without having run. Out of line: the common path
+ * of task_make_startable then keeps fewer registers. */
+static __attribute__((cold, noinline)) bool task_finish_unstarted(cio_loop *loop, cio_task *t,
+                                                                  int result)
+{
+    loop->counters.unstarted++;
+    CIO__TRACE(loop, cio__trace_task_unstarted(t, result));
+    cio__task_finish(t, result);
+    return false;
+}
+
 /* Gives a task a stack and a first frame, or finishes it at once if it was
  * cancelled before it ran (or no stack can be had). False if it finished. */
 static bool task_make_startable(cio_loop *loop, cio_task *t)
 {
-    if (t->cancel_requested) {
-        loop->counters.unstarted++;
-        cio__task_finish(t, -ECANCELED);
-        return false;
-    }
+    if (t->cancel_requested)
+        return task_finish_unstarted(loop, t, -ECANCELED);
     int err = cio__stack_alloc(&loop->stacks, &t->stack);
-    if (err) {
-        loop->counters.unstarted++;
-        cio__task_finish(t, err);
-        return false;
-    }
+    if (err)
+        return task_finish_unstarted(loop, t, err);
     t->state = CIO__TASK_RUNNING;
-    CIO__TRACE(cio__trace_task_starting(t));
     t->ctx.sp = cio__ctx_prepare(cio__stack_start(&t->stack), cio__task_entry, t);
 #if CIO__ASAN
     t->ctx.stack_bottom = cio__stack_low(&t->stack);
@@ -145,8 +149,16 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
      * pointer saved at its previous switch, not the current one.) */
     if (next == self)
         return;
-    CIO__TRACE(cio__trace_switch(loop, self, next, dying));
-    cio__ctx_jump(&self->ctx, next ? &next->ctx : &loop->ctx, dying);
+    /* The trace hook in each branch rather than once before them: shared,
+     * it would make the compiler merge the two jumps and choose the target
+     * with extra instructions on every switch. */
+    if (next) {
+        CIO__TRACE(loop, cio__trace_switch(loop, self, next, dying));
+        cio__ctx_jump(&self->ctx, &next->ctx, dying);
+    } else {
+        CIO__TRACE(loop, cio__trace_switch(loop, self, NULL, dying));
+        cio__ctx_jump(&self->ctx, &loop->ctx, dying);
+    }
     release_dead(loop);
 }
 
@@ -174,7 +186,7 @@ void cio__sched_run_ready(void)
         if (t->state != CIO__TASK_RUNNING && !task_make_startable(loop, t))
             continue;
         loop->current = t;
-        CIO__TRACE(cio__trace_switch(loop, NULL, t, false));
+        CIO__TRACE(loop, cio__trace_switch(loop, NULL, t, false));
         cio__ctx_jump(&loop->ctx, &t->ctx, false);
         loop->current = NULL;
         release_dead(loop);
@@ -275,7 +287,7 @@ void cio__wake(cio__waiter *w, int result)
         return;
     t->waiter = NULL;
     w->result = result;
-    CIO__TRACE(cio__trace_wake(w, result));
+    CIO__TRACE(cio__loop, cio__trace_wake(w, result));
     cio__sched_push(&t->run);
 }
 

@@ -122,9 +122,11 @@ struct cio_task {
     /* How many task groups this task created are failing and not yet
      * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
     uint16_t failing_groups;
-    /* The low 32 bits of the id of the task that created this one (0: made
-     * by cio_run), for the task tree of cio_dump_tasks (dump.c). In what
-     * would be padding: the struct stays 128 bytes. */
+    /* While the loop traces or debugs (trace.c): the low 32 bits of the id
+     * of the task that created this one (0: made by cio_run or a
+     * callback), for the task tree of cio_dump_tasks (dump.c). In what
+     * would be padding: the struct stays 128 bytes. Set only then, so that
+     * creating a task costs no extra store otherwise. */
     uint32_t creator;
     union {
         /* While not done: the effective deadline of the open timeout scopes,

@@ -160,7 +160,6 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->stack.chunk = NULL;
     t->stack.size = (uint32_t)stack;
     t->id = ++loop->next_task_id;
-    t->creator = loop->current ? (uint32_t)loop->current->id : 0;
     t->name = name;
     memset(&t->ctx, 0, sizeof t->ctx);
     /* Tasks created while cio_run shuts down are cancelled from birth, so
@@ -168,7 +167,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->cancel_requested = loop->closing ? CIO__CANCEL_TASK : 0;
     loop->live_tasks++;
     loop->pending_tasks++;
-    CIO__TRACE(cio__trace_task_created(t));
+    CIO__TRACE(loop, cio__trace_task_created(t));
     cio__sched_push(&t->run);
     return t;
 }
@@ -185,7 +184,6 @@ void cio__task_finish(cio_task *t, int result)
     t->state = CIO__TASK_DONE;
     t->done_seq = ++loop->next_done_seq;
     loop->pending_tasks--;
-    CIO__TRACE(cio__trace_task_finished(t));
     cio__waiter *w = t->awaiter;
     if (w) {
         t->awaiter = NULL;

@@ -23,7 +23,6 @@
 #include "text.h"
 #include "trace.h"
 
-atomic_bool cio__trace_any;
 
 #define JSON_BUFFER (64 * 1024)
 /* Room that one event can take in the buffers (names are cut to NAME_MAX). */
@@ -470,12 +469,12 @@ void cio__trace_loop_open(cio_loop *loop)
             }
         }
     }
-    if (loop->trace || debug)
-        atomic_store_explicit(&cio__trace_any, true, memory_order_relaxed);
+    loop->traced = loop->trace || debug;
 }
 
 void cio__trace_loop_close(cio_loop *loop)
 {
+    loop->traced = false;
     if (loop->debug)
         cio__debug_close(loop);
     cio__trace *tr = loop->trace;
@@ -530,10 +529,12 @@ void cio__trace_iteration(cio_loop *loop)
 void cio__trace_task_created(cio_task *t)
 {
     cio_loop *loop = cio__loop;
+    /* 0 until its first run, in debug mode too (which paints its stack then). */
+    t->run.trace_note = 0;
+    t->creator = loop->current ? (uint32_t)loop->current->id : 0;
     cio__trace *tr = loop->trace;
     if (!tr)
         return;
-    t->run.trace_note = 0;
     int64_t now = cio__clock_ns();
     cio__text s;
     if (line_begin(tr, &s, now)) {
@@ -549,34 +550,32 @@ void cio__trace_task_created(cio_task *t)
     json_instant(tr, t, now, "created", "creator", loop->current ? (int64_t)loop->current->id : 0);
 }
 
-void cio__trace_task_starting(cio_task *t)
+/* t's end: its result, and (debug mode) how deep its stack went. */
+static void task_finished(cio_loop *loop, cio_task *t, int result, int64_t now)
 {
-    if (cio__loop->debug)
-        cio__debug_stack_paint(t);
-}
-
-void cio__trace_task_finished(cio_task *t)
-{
-    cio_loop *loop = cio__loop;
     if (loop->debug && t->stack.chunk)
         cio__debug_stack_check(t);
     cio__trace *tr = loop->trace;
     if (!tr)
         return;
-    int64_t now = cio__clock_ns();
     cio__text s;
     if (line_begin(tr, &s, now)) {
         put_task(&s, t);
         cio__text_str(&s, t->stack.chunk ? " finished: result " : " finished before it ran: result ");
-        cio__text_i64(&s, t->result);
-        if (t->result < 0) {
+        cio__text_i64(&s, result);
+        if (result < 0) {
             cio__text_str(&s, " (");
-            cio__text_str(&s, cio_strerror(t->result));
+            cio__text_str(&s, cio_strerror(result));
             cio__text_char(&s, ')');
         }
         line_end(&s);
     }
-    json_instant(tr, t, now, "finished", "result", t->result);
+    json_instant(tr, t, now, "finished", "result", result);
+}
+
+void cio__trace_task_unstarted(cio_task *t, int result)
+{
+    task_finished(cio__loop, t, result, cio__clock_ns());
 }
 
 /* `from` stops running: a run slice, and what it now waits on. */
@@ -615,13 +614,11 @@ static void trace_suspend(cio__trace *tr, cio_task *from, bool dies, int64_t now
 }
 
 /* `to` runs: its first run, or the end of a wait (its slice and arrow). */
-static void trace_resume(cio__trace *tr, cio_task *to, int64_t now)
+static void trace_resume(cio__trace *tr, cio_task *to, uint32_t i, int64_t now)
 {
     tr->run_start_ns = now;
-    uint32_t i = to->run.trace_note;
     cio__text s;
     if (i == 0) {
-        to->run.trace_note = NOTE_NONE;
         if (line_begin(tr, &s, now)) {
             put_task(&s, to);
             cio__text_str(&s, " started");
@@ -629,7 +626,6 @@ static void trace_resume(cio__trace *tr, cio_task *to, int64_t now)
         }
         return;
     }
-    to->run.trace_note = NOTE_NONE;
     if (i == NOTE_NONE)
         return;
     trace_note *n = &tr->notes[i];
@@ -652,16 +648,24 @@ static void trace_resume(cio__trace *tr, cio_task *to, int64_t now)
 
 void cio__trace_switch(cio_loop *loop, cio_task *from, cio_task *to, bool from_dies)
 {
+    cio__trace *tr = loop->trace;
+    int64_t now = cio__clock_ns();
+    if (from && from_dies)
+        task_finished(loop, from, from->result, now);
     if (loop->debug)
         cio__debug_switch(loop, from, to);
-    cio__trace *tr = loop->trace;
-    if (!tr)
-        return;
-    int64_t now = cio__clock_ns();
-    if (from)
+    if (tr && from)
         trace_suspend(tr, from, from_dies, now);
-    if (to)
-        trace_resume(tr, to, now);
+    if (!to)
+        return;
+    uint32_t note = to->run.trace_note;
+    /* Its first run: the stack is still fresh (the first frame is at its
+     * top, the painted part at its bottom). */
+    if (note == 0 && loop->debug)
+        cio__debug_stack_paint(to);
+    to->run.trace_note = NOTE_NONE;
+    if (tr)
+        trace_resume(tr, to, note, now);
 }
 
 void cio__trace_wake(cio__waiter *w, int result)

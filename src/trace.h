@@ -2,16 +2,14 @@
  * narrated trace and the Chrome trace-event JSON (CIO_TRACE, trace.c) and
  * debug mode (CIO_DEBUG, debug.c).
  *
- * Cheap when off: every hook site tests one process-wide flag, predicted
- * false, and calls an out-of-line cold function only when it is set. The
- * flag is set when a loop starts with CIO_TRACE or CIO_DEBUG and stays set;
- * each hook then looks at its own loop's state, so other loops of the
- * process pay a call, not a trace.
+ * Cheap when off: every hook site tests one flag of the loop
+ * (loop->traced), predicted false — one compare with memory and a branch —
+ * and calls an out-of-line cold function only when it is set, while the
+ * loop runs with CIO_TRACE or CIO_DEBUG. A task's life costs four tests:
+ * created, started (a switch), woken, finished (a switch).
  */
 #ifndef CIO_TRACE_H
 #define CIO_TRACE_H
-
-#include <stdatomic.h>
 
 #include "internal.h"
 #include "scheduler.h"
@@ -19,14 +17,10 @@
 struct cio_loop;
 struct cio__fd_state;
 
-/* Set once any loop of the process traces or debugs. Relaxed loads: the
- * hook only has to see its own loop's store, made on the same thread. */
-extern atomic_bool cio__trace_any;
-
-/* `call` runs only while some loop traces or debugs. */
-#define CIO__TRACE(call)                                                                           \
+/* `call` runs only while `loop` traces or debugs. */
+#define CIO__TRACE(loop, call)                                                                     \
     do {                                                                                           \
-        if (CIO__UNLIKELY(atomic_load_explicit(&cio__trace_any, memory_order_relaxed)))            \
+        if (CIO__UNLIKELY((loop)->traced))                                                         \
             call;                                                                                  \
     } while (0)
 
@@ -41,11 +35,12 @@ void cio__trace_loop_close(struct cio_loop *loop);
 /* Hooks, through CIO__TRACE. */
 CIO__TRACE_HOOK void cio__trace_iteration(struct cio_loop *loop);
 CIO__TRACE_HOOK void cio__trace_task_created(cio_task *t);
-/* t got its stack and is about to get its first frame. */
-CIO__TRACE_HOOK void cio__trace_task_starting(cio_task *t);
-CIO__TRACE_HOOK void cio__trace_task_finished(cio_task *t);
+/* t finishes with `result` without ever having run (cancelled first, or
+ * no stack could be had). */
+CIO__TRACE_HOOK void cio__trace_task_unstarted(cio_task *t, int result);
 /* The CPU goes from `from` (NULL: the loop) to `to` (NULL: the loop);
- * `from_dies`: from has finished and never runs again. */
+ * `from_dies`: from has finished and never runs again. Also where a task's
+ * first run and its end are seen (one hook for a task's whole run). */
 CIO__TRACE_HOOK void cio__trace_switch(struct cio_loop *loop, cio_task *from, cio_task *to,
                                        bool from_dies);
 /* w's task is made ready with `result` by the running task, or the loop. */
