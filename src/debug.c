@@ -415,6 +415,8 @@ void cio__debug_close(cio_loop *loop)
     cio__debug *d = loop->debug;
     watchdog_stop(d);
     handlers_release(loop);
+    /* A SIGQUIT that came after the last iteration still gets its dump. */
+    cio__debug_iteration(loop);
     cio__task_for_each(loop, report_unawaited, loop);
     loop->debug = NULL;
     free(d);

@@ -124,8 +124,9 @@ static void print_node(FILE *out, const cio_loop *loop, const dump_node *node, s
     char label[32];
     fprintf(out, "task#%llu \"%s\" ", (unsigned long long)t->id, cio__trace_task_label(t, label));
     if (t->state == CIO__TASK_DONE) {
-        fprintf(out, "done: result %d (%s), not yet awaited\n", t->result,
-                t->result < 0 ? cio_strerror(t->result) : "ok");
+        fprintf(out, "done: result %d (%s)%s\n", t->result,
+                t->result < 0 ? cio_strerror(t->result) : "ok",
+                t == loop->main_task ? "" : ", not yet awaited");
         return;
     }
     if (t->state == CIO__TASK_NEW)
