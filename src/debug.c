@@ -108,15 +108,18 @@ static void write_text(const cio__text *s)
     (void)n;
 }
 
-/* `task#3 "fetch-a"`, async-signal-safe. */
-static void put_task(cio__text *s, const cio_task *t)
+/* Starts a report about t in buf: `cio: debug: task#3 "fetch-a"`.
+ * Async-signal-safe. */
+static cio__text report_begin(char *buf, size_t cap, const cio_task *t)
 {
     char label[32];
-    cio__text_str(s, "task#");
-    cio__text_u64(s, t->id);
-    cio__text_str(s, " \"");
-    cio__text_str(s, cio__trace_task_label(t, label));
-    cio__text_char(s, '"');
+    cio__text s = cio__text_on(buf, cap);
+    cio__text_str(&s, "cio: debug: task#");
+    cio__text_u64(&s, t->id);
+    cio__text_str(&s, " \"");
+    cio__text_str(&s, cio__trace_task_label(t, label));
+    cio__text_char(&s, '"');
+    return s;
 }
 
 /* On the loop's thread, interrupting the slow task. */
@@ -133,9 +136,7 @@ static void on_watchdog_signal(int sig)
         return;
     }
     char buf[512];
-    cio__text s = cio__text_on(buf, sizeof buf);
-    cio__text_str(&s, "cio: debug: ");
-    put_task(&s, t);
+    cio__text s = report_begin(buf, sizeof buf, t);
     cio__text_str(&s, " has been running for ");
     cio__text_milli(&s, (cio__clock_ns() - d->run_start_local) / 1000, 0);
     cio__text_str(&s, " ms without suspending (CIO_SLOW_TASK_MS=");
@@ -300,9 +301,7 @@ void cio__debug_switch(cio_loop *loop, cio_task *from, cio_task *to)
         int64_t ran = now - d->run_start_local;
         if (ran >= d->slow_ns) {
             char buf[256];
-            cio__text s = cio__text_on(buf, sizeof buf);
-            cio__text_str(&s, "cio: debug: ");
-            put_task(&s, from);
+            cio__text s = report_begin(buf, sizeof buf, from);
             cio__text_str(&s, " ran for ");
             cio__text_milli(&s, ran / 1000, 0);
             cio__text_str(&s, " ms without suspending: the loop was blocked all that time\n");
@@ -357,9 +356,7 @@ void cio__debug_stack_check(cio_task *t)
     size_t size = cio__stack_size(&t->stack);
     size_t used = (size_t)((char *)cio__stack_start(&t->stack) - (char *)p);
     char buf[320];
-    cio__text s = cio__text_on(buf, sizeof buf);
-    cio__text_str(&s, "cio: debug: ");
-    put_task(&s, t);
+    cio__text s = report_begin(buf, sizeof buf, t);
     cio__text_str(&s, " used ");
     cio__text_u64(&s, used);
     cio__text_str(&s, " of its ");
@@ -401,9 +398,7 @@ static void report_unawaited(cio_task *t, void *arg)
     if (t == loop->main_task || t->detached)
         return;
     char buf[320];
-    cio__text s = cio__text_on(buf, sizeof buf);
-    cio__text_str(&s, "cio: debug: ");
-    put_task(&s, t);
+    cio__text s = report_begin(buf, sizeof buf, t);
     cio__text_str(&s, " was never awaited nor detached (result ");
     cio__text_i64(&s, t->result);
     cio__text_str(&s, "): cio_await, cio_gather or cio_detach it\n");

@@ -127,6 +127,19 @@ static cio__text *line_begin(cio__trace *tr, cio__text *s, int64_t now)
     return s;
 }
 
+/* Starts a line about the loop and its backend: "loop: <before><backend><after>". */
+static cio__text *loop_line(cio__trace *tr, cio__text *s, int64_t now, const char *before,
+                            const char *backend, const char *after)
+{
+    if (!line_begin(tr, s, now))
+        return NULL;
+    cio__text_str(s, "loop: ");
+    cio__text_str(s, before);
+    cio__text_str(s, backend);
+    cio__text_str(s, after);
+    return s;
+}
+
 static void line_end(cio__text *s)
 {
     /* One write per line, so lines from several loops never interleave. */
@@ -713,9 +726,7 @@ void cio__trace_poll_begin(cio_loop *loop, int64_t timeout_ns)
     tr->poll_start_ns = now;
     tr->poll_timeout_ns = timeout_ns;
     cio__text s;
-    if (line_begin(tr, &s, now)) {
-        cio__text_str(&s, "loop: polling ");
-        cio__text_str(&s, loop->backend->name);
+    if (loop_line(tr, &s, now, "polling ", loop->backend->name, "")) {
         if (timeout_ns < 0) {
             cio__text_str(&s, ", no timeout (nothing is due; only the OS can wake a task)");
         } else {
@@ -734,10 +745,7 @@ void cio__trace_poll_end(cio_loop *loop, int n)
         return;
     int64_t now = cio__clock_ns();
     cio__text s;
-    if (line_begin(tr, &s, now)) {
-        cio__text_str(&s, "loop: ");
-        cio__text_str(&s, loop->backend->name);
-        cio__text_str(&s, " returned after ");
+    if (loop_line(tr, &s, now, "", loop->backend->name, " returned after ")) {
         cio__text_milli(&s, (now - tr->poll_start_ns) / 1000, 0);
         cio__text_str(&s, " ms: ");
         cio__text_i64(&s, n);
@@ -775,11 +783,8 @@ void cio__trace_fd_ready(cio_loop *loop, int fd, unsigned events, cio__fd_state 
 {
     cio__trace *tr = loop->trace;
     cio__text s;
-    if (!tr || !line_begin(tr, &s, cio__clock_ns()))
+    if (!tr || !loop_line(tr, &s, cio__clock_ns(), "", loop->backend->name, " reported fd "))
         return;
-    cio__text_str(&s, "loop: ");
-    cio__text_str(&s, loop->backend->name);
-    cio__text_str(&s, " reported fd ");
     cio__text_i64(&s, fd);
     if (fd == loop->posted.wake_fd) {
         cio__text_str(&s, " readable: the loop's wake-up (another thread posted a callback)");

@@ -10,18 +10,6 @@
 
 #include <time.h>
 
-static void assert_has(const char *text, const char *needle)
-{
-    if (!strstr(text, needle))
-        fail_msg("\"%s\" missing from:\n%s", needle, text);
-}
-
-static void assert_child_ok(const child_result *r)
-{
-    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
-        fail_msg("the child failed (status 0x%x); its stderr:\n%s", r->status, r->err);
-}
-
 /* A child's body: debug mode on, then cio_run(fn), which must return 0. */
 static void debug_run(void *fn)
 {
@@ -77,7 +65,7 @@ static void test_slow_task_is_reported_while_it_blocks(void **state)
     const char *during = strstr(r.err, "task#2 \"hog\" has been running for ");
     if (!during)
         fail_msg("no report while the task blocked:\n%s", r.err);
-    assert_has(during, "ms without suspending (CIO_SLOW_TASK_MS=20): it is blocking the loop");
+    assert_contains(during, "ms without suspending (CIO_SLOW_TASK_MS=20): it is blocking the loop");
 #if !TSAN_BUILD
     /* The backtrace, between the two reports, names where it is stuck. */
     const char *after = strstr(r.err, "task#2 \"hog\" ran for ");
@@ -86,8 +74,8 @@ static void test_slow_task_is_reported_while_it_blocks(void **state)
     if (!frame || frame > after)
         fail_msg("the backtrace does not name the blocking function:\n%s", r.err);
 #endif
-    assert_has(r.err, "task#2 \"hog\" ran for ");
-    assert_has(r.err, " ms without suspending: the loop was blocked all that time");
+    assert_contains(r.err, "task#2 \"hog\" ran for ");
+    assert_contains(r.err, " ms without suspending: the loop was blocked all that time");
     /* main never ran long. */
     assert_null(strstr(r.err, "\"main\" ran for"));
 }
@@ -109,7 +97,7 @@ static void test_tasks_never_awaited_are_listed_at_close(void **state)
     (void)state;
     child_result r;
     run_debug_child(unawaited_main, &r);
-    assert_has(r.err, "task#2 \"orphan\" was never awaited nor detached (result 7)");
+    assert_contains(r.err, "task#2 \"orphan\" was never awaited nor detached (result 7)");
     assert_null(strstr(r.err, "let-go"));
     assert_null(strstr(r.err, "\"awaited\""));
     assert_null(strstr(r.err, "\"main\""));
@@ -150,8 +138,8 @@ static void test_stack_use_over_75_percent_is_reported(void **state)
 #endif
     child_result r;
     run_debug_child(stack_main, &r);
-    assert_has(r.err, "task#2 \"deep\" used ");
-    assert_has(r.err, " bytes of stack at its deepest (");
+    assert_contains(r.err, "task#2 \"deep\" used ");
+    assert_contains(r.err, " bytes of stack at its deepest (");
     assert_null(strstr(r.err, "\"shallow\" used"));
 }
 
@@ -216,13 +204,13 @@ static void test_sigquit_dumps_the_task_tree_and_the_program_goes_on(void **stat
     const char *dump = strstr(r.err, "cio: task dump (SIGQUIT): 5 task(s), 5 not finished");
     if (!dump)
         fail_msg("no dump:\n%s", r.err);
-    assert_has(dump, "cio: task#1 \"main\" waiting for a sleep");
-    assert_has(dump, "cio:   task#2 \"parent\" waiting for task#4");
-    assert_has(dump, "cio:     task#4 \"grandchild\" waiting for an event");
-    assert_has(dump, "cio:   task#3 \"owner\" waiting for a task group's children");
-    assert_has(dump, "cio:     task group ");
-    assert_has(dump, "cio:       task#5 \"in-group\" waiting for an event");
-    assert_has(dump, "after the dump");
+    assert_contains(dump, "cio: task#1 \"main\" waiting for a sleep");
+    assert_contains(dump, "cio:   task#2 \"parent\" waiting for task#4");
+    assert_contains(dump, "cio:     task#4 \"grandchild\" waiting for an event");
+    assert_contains(dump, "cio:   task#3 \"owner\" waiting for a task group's children");
+    assert_contains(dump, "cio:     task group ");
+    assert_contains(dump, "cio:       task#5 \"in-group\" waiting for an event");
+    assert_contains(dump, "after the dump");
 }
 
 static volatile sig_atomic_t app_got_sigquit;
@@ -286,9 +274,9 @@ static void test_dump_tasks_without_debug_mode(void **state)
     child_result r;
     run_child(dump_untraced, &r);
     assert_child_ok(&r);
-    assert_has(r.err, "cio: task dump (cio_dump_tasks): 2 task(s), 1 not finished");
-    assert_has(r.err, "cio: task#1 \"main\" running");
-    assert_has(r.err, "cio: task#2 \"done-one\" done: result 3 (ok), not yet awaited");
+    assert_contains(r.err, "cio: task dump (cio_dump_tasks): 2 task(s), 1 not finished");
+    assert_contains(r.err, "cio: task#1 \"main\" running");
+    assert_contains(r.err, "cio: task#2 \"done-one\" done: result 3 (ok), not yet awaited");
 }
 
 int main(void)

@@ -97,18 +97,6 @@ static void traced_story(void *value)
     }
 }
 
-static void assert_has(const char *text, const char *needle)
-{
-    if (!strstr(text, needle))
-        fail_msg("\"%s\" missing from:\n%s", needle, text);
-}
-
-static void assert_child_ok(const child_result *r)
-{
-    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
-        fail_msg("the child failed (status 0x%x); its stderr:\n%s", r->status, r->err);
-}
-
 /* A fresh path for a JSON trace, removed by the caller. */
 static void temp_path(char *buf, size_t len, const char *tag)
 {
@@ -134,35 +122,35 @@ static void test_narration_names_every_event_kind(void **state)
     run_child_with(traced_story, narrate, &r);
     assert_child_ok(&r);
     const char *e = r.err;
-    assert_has(e, "task#1 \"main\" created by cio_run");
-    assert_has(e, "task#1 \"main\" started");
-    assert_has(e, "task#2 \"sleeper\" created by task#1 \"main\"");
-    assert_has(e, "task#2 \"sleeper\" suspended: waits for timer due at ");
-    assert_has(e, "task#3 \"reader\" suspended: waits for fd ");
-    assert_has(e, "task#4 \"locker\" suspended: waits for a lock");
-    assert_has(e, "task#1 \"main\" yielded");
-    assert_has(e, "task#1 \"main\" resumed (its turn again after yielding)");
-    assert_has(e, "loop: polling ");
+    assert_contains(e, "task#1 \"main\" created by cio_run");
+    assert_contains(e, "task#1 \"main\" started");
+    assert_contains(e, "task#2 \"sleeper\" created by task#1 \"main\"");
+    assert_contains(e, "task#2 \"sleeper\" suspended: waits for timer due at ");
+    assert_contains(e, "task#3 \"reader\" suspended: waits for fd ");
+    assert_contains(e, "task#4 \"locker\" suspended: waits for a lock");
+    assert_contains(e, "task#1 \"main\" yielded");
+    assert_contains(e, "task#1 \"main\" resumed (its turn again after yielding)");
+    assert_contains(e, "loop: polling ");
     const char *backend = getenv("CIO_BACKEND");
     if (backend) {
         char want[64];
         snprintf(want, sizeof want, "loop: polling %s, timeout ", backend);
-        assert_has(e, want);
+        assert_contains(e, want);
         snprintf(want, sizeof want, "loop: %s reported fd ", backend);
-        assert_has(e, want);
+        assert_contains(e, want);
     }
-    assert_has(e, " readable -> task#3 ready");
-    assert_has(e, "task#3 \"reader\" resumed (woken by fd ");
-    assert_has(e, "loop: timer due -> task#2 \"sleeper\" ready");
-    assert_has(e, "task#2 \"sleeper\" resumed (woken by its timer)");
-    assert_has(e, "task#1 \"main\" suspended: waits for a thread-pool job");
-    assert_has(e, "loop: thread-pool job done -> task#1 \"main\" ready");
-    assert_has(e, "task#4 \"locker\" resumed (woken by task#1, through a lock)");
-    assert_has(e, "task#1 \"main\" suspended: waits for task#5 to finish");
-    assert_has(e, "task#1 \"main\" resumed (woken by task#5, which finished)");
-    assert_has(e, "task#3 \"reader\" finished: result 2");
-    assert_has(e, "task#4 \"locker\" finished: result 42");
-    assert_has(e, "task#1 \"main\" finished: result 0");
+    assert_contains(e, " readable -> task#3 ready");
+    assert_contains(e, "task#3 \"reader\" resumed (woken by fd ");
+    assert_contains(e, "loop: timer due -> task#2 \"sleeper\" ready");
+    assert_contains(e, "task#2 \"sleeper\" resumed (woken by its timer)");
+    assert_contains(e, "task#1 \"main\" suspended: waits for a thread-pool job");
+    assert_contains(e, "loop: thread-pool job done -> task#1 \"main\" ready");
+    assert_contains(e, "task#4 \"locker\" resumed (woken by task#1, through a lock)");
+    assert_contains(e, "task#1 \"main\" suspended: waits for task#5 to finish");
+    assert_contains(e, "task#1 \"main\" resumed (woken by task#5, which finished)");
+    assert_contains(e, "task#3 \"reader\" finished: result 2");
+    assert_contains(e, "task#4 \"locker\" finished: result 42");
+    assert_contains(e, "task#1 \"main\" finished: result 0");
     /* One event a line, each stamped. */
     for (const char *line = e; *line;) {
         const char *end = strchr(line, '\n');
@@ -209,7 +197,7 @@ static void test_json_trace_parses_and_holds_the_events(void **state)
     run_child_with(traced_story, value, &r);
     assert_child_ok(&r);
     /* Both destinations at once. */
-    assert_has(r.err, "task#1 \"main\" started");
+    assert_contains(r.err, "task#1 \"main\" started");
     int status = python_check(path, json_checks);
     unlink(path);
     assert_int_equal(status, 0);
@@ -222,7 +210,7 @@ static void test_unwritable_path_says_so_and_runs_untraced(void **state)
     char path[] = "/nonexistent-cio-dir/trace.json";
     run_child_with(traced_story, path, &r);
     assert_child_ok(&r);
-    assert_has(r.err, "cio: trace: cannot write /nonexistent-cio-dir/trace.json");
+    assert_contains(r.err, "cio: trace: cannot write /nonexistent-cio-dir/trace.json");
     /* One line, then nothing: no narration was asked for. */
     const char *nl = strchr(r.err, '\n');
     assert_non_null(nl);
@@ -266,7 +254,7 @@ static void test_trace_max_mb_stops_recording_and_keeps_json_valid(void **state)
     child_result r;
     run_child_with(capped_run, path, &r);
     assert_child_ok(&r);
-    assert_has(r.err, "reached CIO_TRACE_MAX_MB (1 MiB): recording stopped");
+    assert_contains(r.err, "reached CIO_TRACE_MAX_MB (1 MiB): recording stopped");
     /* Said once. */
     assert_null(strstr(strstr(r.err, "reached") + 1, "reached"));
     struct stat sb;
