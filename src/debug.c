@@ -29,6 +29,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if CIO__UCONTEXT
+#include <ucontext.h>
+#endif
 
 #include "debug.h"
 #include "loop.h"
@@ -42,8 +45,13 @@
 #define BACKTRACE_DEPTH 48
 /* The stack pattern: a word unlikely to be a live value. */
 #define STACK_PAINT 0xC10DEB06C10DEB06ull
-/* Bytes below a stack's start left unpainted: ctx_prepare's first frame. */
+/* Bytes below a stack's start left unpainted: ctx_prepare's first frame
+ * (with the ucontext switch, a ucontext_t). */
+#if CIO__UCONTEXT
+#define STACK_FRAME_ROOM (sizeof(ucontext_t) + 256)
+#else
 #define STACK_FRAME_ROOM 256
+#endif
 
 typedef struct cio__debug cio__debug;
 
@@ -317,8 +325,10 @@ void cio__debug_switch(cio_loop *loop, cio_task *from, cio_task *to)
 
 /* ---------------------------------------------------------------- stack */
 
+#if !CIO__ASAN
 /* The painted part of a stack: its lowest quarter, which a task reaches
- * only past 75 % use (painting all of it would make every page resident). */
+ * only past 75 % use (painting all of it would make every page resident),
+ * clear of the first frame at the top. */
 static void painted_area(const cio_task *t, uint64_t **lo, uint64_t **hi)
 {
     char *low = cio__stack_low(&t->stack);
@@ -332,20 +342,14 @@ static void painted_area(const cio_task *t, uint64_t **lo, uint64_t **hi)
 
 void cio__debug_stack_paint(cio_task *t)
 {
-#if !CIO__ASAN
     uint64_t *lo, *hi;
     painted_area(t, &lo, &hi);
     for (uint64_t *p = lo; p < hi; p++)
         *p = STACK_PAINT;
-#else
-    /* ASan keeps its own shadow of task stacks and checks them itself. */
-    (void)t;
-#endif
 }
 
 void cio__debug_stack_check(cio_task *t)
 {
-#if !CIO__ASAN
     uint64_t *lo, *hi;
     painted_area(t, &lo, &hi);
     uint64_t *p = lo;
@@ -365,10 +369,13 @@ void cio__debug_stack_check(cio_task *t)
     cio__text_u64(&s, used * 100 / size);
     cio__text_str(&s, " %): give it a larger cio_task_opts.stack_size before it overflows\n");
     write_text(&s);
-#else
-    (void)t;
-#endif
 }
+#else
+/* AddressSanitizer keeps a shadow of every task stack and checks it
+ * itself: painting and scanning under it would trip its own checks. */
+void cio__debug_stack_paint(cio_task *t) { (void)t; }
+void cio__debug_stack_check(cio_task *t) { (void)t; }
+#endif
 
 /* ------------------------------------------------------------ life cycle */
 

@@ -31,13 +31,28 @@ static void run_debug_child(cio_fn fn, child_result *r)
 
 /* ----------------------------------------------------------- slow task */
 
+/* The slow-task child's stderr is this file, so that the blocking task can
+ * see the report arrive (and the parent reads the file afterwards). */
+static int slow_log = -1;
+
+static bool slow_report_seen(void)
+{
+    char buf[4096];
+    ssize_t n = pread(slow_log, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return strstr(buf, "has been running for") != NULL;
+}
+
 void test_debug_block_the_loop(void);
 
-/* Blocks the loop's thread (as a careless blocking call would) for about
- * 0.6 s, 30 times CIO_SLOW_TASK_MS. Exported, so the backtrace names it. */
+/* Blocks the loop's thread (as a careless blocking call would) until the
+ * watchdog has reported it, or 10 s at most. Exported, so the backtrace
+ * names it. */
 __attribute__((noinline)) void test_debug_block_the_loop(void)
 {
-    for (int i = 0; i < 600; i++)
+    for (int i = 0; i < 10000 && !slow_report_seen(); i++)
         usleep(1000);
 }
 
@@ -57,23 +72,46 @@ static int slow_main(void *arg)
     return 0;
 }
 
+/* Runs slow_main with stderr in a file, then copies the file to the real
+ * stderr (the parent's pipe). */
+static void slow_child(void *arg)
+{
+    (void)arg;
+    char path[] = "/tmp/cio-test-debug-XXXXXX";
+    slow_log = mkstemp(path);
+    if (slow_log < 0)
+        _exit(2);
+    unlink(path);
+    int pipe_fd = dup(STDERR_FILENO);
+    dup2(slow_log, STDERR_FILENO);
+    setenv("CIO_DEBUG", "1", 1);
+    setenv("CIO_SLOW_TASK_MS", "20", 1);
+    reset_failures();
+    int r = cio_run(slow_main, NULL);
+    char buf[8192];
+    ssize_t n = pread(slow_log, buf, sizeof buf, 0);
+    if (n > 0 && write(pipe_fd, buf, (size_t)n) < 0)
+        _exit(3);
+    if (r != 0 || failure_count())
+        _exit(1);
+}
+
 static void test_slow_task_is_reported_while_it_blocks(void **state)
 {
     (void)state;
     child_result r;
-    run_debug_child(slow_main, &r);
+    run_child_with(slow_child, NULL, &r);
+    assert_child_ok(&r);
     const char *during = strstr(r.err, "task#2 \"hog\" has been running for ");
     if (!during)
         fail_msg("no report while the task blocked:\n%s", r.err);
     assert_contains(during, "ms without suspending (CIO_SLOW_TASK_MS=20): it is blocking the loop");
-#if !TSAN_BUILD
     /* The backtrace, between the two reports, names where it is stuck. */
     const char *after = strstr(r.err, "task#2 \"hog\" ran for ");
     assert_non_null(after);
     const char *frame = strstr(during, "test_debug_block_the_loop");
     if (!frame || frame > after)
         fail_msg("the backtrace does not name the blocking function:\n%s", r.err);
-#endif
     assert_contains(r.err, "task#2 \"hog\" ran for ");
     assert_contains(r.err, " ms without suspending: the loop was blocked all that time");
     /* main never ran long. */
@@ -105,10 +143,11 @@ static void test_tasks_never_awaited_are_listed_at_close(void **state)
 
 /* ---------------------------------------------------------------- stack */
 
-/* Uses about `arg` bytes of its stack. */
+/* Uses about `arg` percent of its stack (sanitizer builds enlarge stacks:
+ * sizes are relative). */
 static int deep(void *arg)
 {
-    size_t n = (size_t)(uintptr_t)arg;
+    size_t n = cio_task_stack_size(cio_current_task()) / 100 * (size_t)(uintptr_t)arg;
     volatile char *buf = __builtin_alloca(n);
     for (size_t i = 0; i < n; i += 64)
         buf[i] = (char)i;
@@ -118,9 +157,9 @@ static int deep(void *arg)
 static int stack_main(void *arg)
 {
     (void)arg;
-    cio_task *big = cio_create_task_opts(deep, (void *)(uintptr_t)(14 * 1024),
+    cio_task *big = cio_create_task_opts(deep, (void *)(uintptr_t)82,
                                          &(cio_task_opts){.name = "deep", .stack_size = 16384});
-    cio_task *small = cio_create_task_opts(deep, (void *)(uintptr_t)1024,
+    cio_task *small = cio_create_task_opts(deep, (void *)(uintptr_t)10,
                                            &(cio_task_opts){.name = "shallow", .stack_size = 16384});
     REQUIRE(big && small);
     CHECK_CIO(cio_await(big), 0);
