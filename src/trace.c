@@ -449,7 +449,7 @@ static bool parse_destinations(cio__trace *tr, cio_loop *loop, const char *env)
             any = true;
         } else if (!(n == 1 && p[0] == '0') && tr->fd < 0 && !tr->path) {
             json_open(tr, loop, p, n);
-            any = true;
+            any |= tr->fd >= 0;
         } else if (!(n == 1 && p[0] == '0')) {
             fprintf(stderr, "cio: trace: only one JSON path is written; ignoring %.*s\n", (int)n,
                     p);
@@ -463,8 +463,10 @@ static bool parse_destinations(cio__trace *tr, cio_loop *loop, const char *env)
 
 void cio__trace_loop_open(cio_loop *loop)
 {
-    loop->counters.started_ns = cio__clock_ns();
     bool debug = cio__debug_open(loop);
+    /* After debug mode's start-up (which loads the unwinder), so that the
+     * trace begins near 0 ms. */
+    loop->counters.started_ns = cio__clock_ns();
     const char *env = getenv("CIO_TRACE");
     if (env && *env) {
         cio__trace *tr = calloc(1, sizeof *tr);
