@@ -45,6 +45,16 @@ static int locker(void *arg)
     return 42;
 }
 
+/* Waits on an event nobody sets, under a 5 ms timeout. */
+static int patient(void *arg)
+{
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 0.005);
+    int r = cio_event_wait(arg);
+    cio_timeout_exit(&tm);
+    return r;
+}
+
 static int yield_once(void *arg)
 {
     (void)arg;
@@ -79,6 +89,12 @@ static int story_main(void *arg)
     CHECK_CIO(cio_await(s), 0);
     CHECK_CIO(cio_await(r), 2);
     CHECK_CIO(cio_await(l), 42);
+    cio_event *never = cio_event_new();
+    REQUIRE(never);
+    cio_task *t = cio_create_task_opts(patient, never, &(cio_task_opts){.name = "patient"});
+    REQUIRE(t);
+    CHECK_CIO(cio_await(t), -ETIMEDOUT);
+    cio_event_free(never);
     cio_lock_free(story_lock);
     cio_close(p[0]);
     cio_close(p[1]);
@@ -150,6 +166,11 @@ static void test_narration_names_every_event_kind(void **state)
     assert_contains(e, "task#1 \"main\" resumed (woken by task#5, which finished)");
     assert_contains(e, "task#3 \"reader\" finished: result 2");
     assert_contains(e, "task#4 \"locker\" finished: result 42");
+    assert_contains(e, "task#6 \"patient\" suspended: waits for an event (0x");
+    assert_contains(e, ", timeout at ");
+    assert_contains(e, "loop: timeout expired -> task#6 \"patient\" ready");
+    assert_contains(e, "task#6 \"patient\" resumed (woken by its timeout)");
+    assert_contains(e, "task#6 \"patient\" finished: result -110 (");
     assert_contains(e, "task#1 \"main\" finished: result 0");
     /* One event a line, each stamped. */
     for (const char *line = e; *line;) {
