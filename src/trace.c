@@ -1,10 +1,10 @@
-/* trace.c — CIO_TRACE: the narrated trace (stderr) and the Chrome
- * trace-event JSON timeline, and the hooks every other file calls.
+/* trace.c — CIO_TRACE: the narrated trace (stderr) and the events of the
+ * JSON timeline, and the hooks every other file calls.
  *
  * Owns the hooks (trace.h) and what the trace records; debug mode's checks
- * are debug.c's, reached from the same hooks. Events stream out as they
- * happen: the JSON goes through one fixed buffer to its file, so memory
- * stays bounded however long the run. The only per-task state is a note
+ * are debug.c's, reached from the same hooks, and writing the JSON file is
+ * trace_json.c's. Events stream out as they happen, so memory stays
+ * bounded however long the run. The only per-task state is a note
  * from a task's suspension to its resumption (what it waited on, since
  * when, who woke it), kept in a table indexed from the task's
  * cio__runnable.trace_note, and freed at the resumption.
@@ -14,7 +14,6 @@
  */
 #include "internal.h"
 
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,13 +21,12 @@
 #include "loop.h"
 #include "text.h"
 #include "trace.h"
+#include "trace_json.h"
 
 
-#define JSON_BUFFER (64 * 1024)
-/* Room that one event can take in the buffers (names are cut to NAME_MAX). */
-#define EVENT_MAX 1024
+/* Room for one narrated line; task names are cut to NAME_MAX_BYTES. */
+#define LINE_MAX_BYTES 1024
 #define NAME_MAX_BYTES 64
-#define DEFAULT_MAX_MB 256
 /* A note index meaning "the task has run, and holds no note". */
 #define NOTE_NONE UINT32_MAX
 
@@ -58,16 +56,9 @@ struct cio__trace {
     int64_t t0;
     /* Narrate to stderr. */
     bool narrate;
-    /* The JSON file (-1: none, or recording stopped), its path, the cap
-     * and bytes written to it, and the buffer in front of it. */
-    int fd;
-    char *path;
-    uint64_t cap, written;
-    size_t len;
-    bool any_event;
-    char *buf;
-    /* The closing text of the JSON, fixed at open (the cap leaves room). */
-    char tail[256];
+    /* The JSON file (NULL: none), and whether CIO_TRACE named one. */
+    cio__trace_json *json;
+    bool json_named;
     /* Notes, indexed from 1, with a free list (0: empty). */
     trace_note *notes;
     uint32_t nnotes, capnotes, free_note;
@@ -76,8 +67,9 @@ struct cio__trace {
     int64_t run_start_ns;
     /* The poll in progress: when it began and its timeout. */
     int64_t poll_start_ns, poll_timeout_ns;
-    /* The line being narrated. */
-    char line[EVENT_MAX];
+    /* The line being narrated, and a JSON event's name being made. */
+    char line[LINE_MAX_BYTES];
+    char name[256];
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -107,12 +99,6 @@ static void put_task(cio__text *s, const cio_task *t)
 static void put_ms(cio__text *s, const cio__trace *tr, int64_t ns, size_t width)
 {
     cio__text_milli(s, (ns - tr->t0) / 1000, width);
-}
-
-/* Microseconds since the loop started (JSON "ts"), from ns. */
-static void put_us(cio__text *s, const cio__trace *tr, int64_t ns)
-{
-    cio__text_milli(s, ns - tr->t0, 0);
 }
 
 /* Starts a narrated line at `now`; NULL if not narrating. */
@@ -216,225 +202,7 @@ static void put_waker(cio__text *s, const cio__trace *tr, const trace_note *n)
     }
 }
 
-/* --------------------------------------------------------------- JSON */
-
-static void json_stop(cio__trace *tr, const char *why)
-{
-    char msg[512];
-    cio__text s = cio__text_on(msg, sizeof msg);
-    cio__text_str(&s, "cio: trace: ");
-    cio__text_str(&s, tr->path);
-    cio__text_str(&s, why);
-    cio__text_char(&s, '\n');
-    ssize_t n = write(STDERR_FILENO, msg, s.len);
-    (void)n;
-    close(tr->fd);
-    tr->fd = -1;
-}
-
-/* Writes the buffer out; false (recording stopped) on a write error. */
-static bool json_flush(cio__trace *tr)
-{
-    size_t off = 0;
-    while (off < tr->len) {
-        ssize_t n = write(tr->fd, tr->buf + off, tr->len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            json_stop(tr, n < 0 && errno == ENOSPC
-                              ? ": disk full; recording stopped, the file is cut short"
-                              : ": write failed; recording stopped, the file is cut short");
-            return false;
-        }
-        off += (size_t)n;
-    }
-    tr->written += tr->len;
-    tr->len = 0;
-    return true;
-}
-
-/* Opens an event in the buffer; NULL if no JSON is recorded. */
-static cio__text *event_begin(cio__trace *tr, cio__text *s)
-{
-    if (tr->fd < 0)
-        return NULL;
-    if (JSON_BUFFER - tr->len < EVENT_MAX && !json_flush(tr))
-        return NULL;
-    *s = cio__text_on(tr->buf + tr->len, EVENT_MAX);
-    if (tr->any_event)
-        cio__text_str(s, ",\n");
-    return s;
-}
-
-/* Commits the event, unless it would take the file past the cap (then
- * recording stops, and the tail still fits). */
-static void event_end(cio__trace *tr, cio__text *s)
-{
-    uint64_t total = tr->written + tr->len + s->len + strlen(tr->tail);
-    if (total > tr->cap) {
-        if (json_flush(tr)) {
-            ssize_t n = write(tr->fd, tr->tail, strlen(tr->tail));
-            (void)n;
-            char why[128];
-            cio__text w = cio__text_on(why, sizeof why);
-            cio__text_str(&w, " reached CIO_TRACE_MAX_MB (");
-            cio__text_u64(&w, tr->cap >> 20);
-            cio__text_str(&w, " MiB): recording stopped there (the file is valid JSON)");
-            json_stop(tr, cio__text_end(&w));
-        }
-        return;
-    }
-    tr->len += s->len;
-    tr->any_event = true;
-}
-
-/* `{"ph":"X","cat":"run","name":"run","pid":1,"tid":N,"ts":...` */
-static void put_event_head(cio__text *s, const cio__trace *tr, const char *ph, const char *cat,
-                           uint64_t tid, int64_t ts_ns)
-{
-    cio__text_str(s, "{\"ph\":\"");
-    cio__text_str(s, ph);
-    cio__text_str(s, "\",\"cat\":\"");
-    cio__text_str(s, cat);
-    cio__text_str(s, "\",\"pid\":1,\"tid\":");
-    cio__text_u64(s, tid);
-    cio__text_str(s, ",\"ts\":");
-    put_us(s, tr, ts_ns);
-}
-
-static void put_dur(cio__text *s, int64_t start_ns, int64_t end_ns)
-{
-    cio__text_str(s, ",\"dur\":");
-    cio__text_milli(s, end_ns - start_ns, 0);
-}
-
-static void json_thread_name(cio__trace *tr, uint64_t tid, const cio_task *t)
-{
-    cio__text s;
-    if (!event_begin(tr, &s))
-        return;
-    cio__text_str(&s, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":");
-    cio__text_u64(&s, tid);
-    cio__text_str(&s, ",\"args\":{\"name\":\"");
-    if (t) {
-        char label[32];
-        cio__text_str(&s, "task#");
-        cio__text_u64(&s, t->id);
-        cio__text_char(&s, ' ');
-        cio__text_json(&s, cio__trace_task_label(t, label), NAME_MAX_BYTES);
-    } else {
-        cio__text_str(&s, "loop");
-    }
-    cio__text_str(&s, "\"}}");
-    event_end(tr, &s);
-}
-
-static void json_instant(cio__trace *tr, const cio_task *t, int64_t now, const char *name,
-                         const char *arg, int64_t value)
-{
-    cio__text s;
-    if (!event_begin(tr, &s))
-        return;
-    put_event_head(&s, tr, "i", "task", t->id, now);
-    cio__text_str(&s, ",\"s\":\"t\",\"name\":\"");
-    cio__text_str(&s, name);
-    cio__text_str(&s, "\",\"args\":{\"");
-    cio__text_str(&s, arg);
-    cio__text_str(&s, "\":");
-    cio__text_i64(&s, value);
-    cio__text_str(&s, "}}");
-    event_end(tr, &s);
-}
-
-static void json_run_slice(cio__trace *tr, const cio_task *t, int64_t now)
-{
-    cio__text s;
-    if (!event_begin(tr, &s))
-        return;
-    put_event_head(&s, tr, "X", "run", t->id, tr->run_start_ns);
-    put_dur(&s, tr->run_start_ns, now);
-    cio__text_str(&s, ",\"name\":\"run\"}");
-    event_end(tr, &s);
-}
-
-static void json_wait_slice(cio__trace *tr, const cio_task *t, const trace_note *n, int64_t now)
-{
-    cio__text s;
-    if (!event_begin(tr, &s))
-        return;
-    put_event_head(&s, tr, "X", "wait", t->id, n->parked_ns);
-    put_dur(&s, n->parked_ns, now);
-    cio__text_str(&s, ",\"name\":\"wait: ");
-    put_wait(&s, tr, n->kind, n->what);
-    cio__text_str(&s, "\"}");
-    event_end(tr, &s);
-}
-
-/* One end of a wake arrow: "s" at the waker, "f" at the woken's resume. */
-static void json_flow(cio__trace *tr, const char *ph, uint64_t tid, uint64_t flow, int64_t now)
-{
-    cio__text s;
-    if (!event_begin(tr, &s))
-        return;
-    put_event_head(&s, tr, ph, "wake", tid, now);
-    cio__text_str(&s, ",\"name\":\"wake\",\"id\":");
-    cio__text_u64(&s, flow);
-    if (ph[0] == 'f')
-        cio__text_str(&s, ",\"bp\":\"e\"");
-    cio__text_char(&s, '}');
-    event_end(tr, &s);
-}
-
 /* ----------------------------------------------------------- open/close */
-
-static uint64_t max_bytes(void)
-{
-    const char *env = getenv("CIO_TRACE_MAX_MB");
-    long mb = DEFAULT_MAX_MB;
-    if (env && *env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end == '\0' && v > 0)
-            mb = v;
-        else
-            fprintf(stderr, "cio: trace: CIO_TRACE_MAX_MB=%s is not a positive number of MiB; "
-                            "using %d\n",
-                    env, DEFAULT_MAX_MB);
-    }
-    return (uint64_t)mb << 20;
-}
-
-/* Opens the JSON file; on failure says so in one line and records none. */
-static void json_open(cio__trace *tr, cio_loop *loop, const char *path, size_t pathlen)
-{
-    tr->path = strndup(path, pathlen);
-    tr->buf = malloc(JSON_BUFFER);
-    if (!tr->path || !tr->buf) {
-        fprintf(stderr, "cio: trace: out of memory for the JSON trace; running without it\n");
-        return;
-    }
-    tr->fd = open(tr->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (tr->fd < 0) {
-        fprintf(stderr, "cio: trace: cannot write %s: %s; running without the JSON trace\n",
-                tr->path, strerror(errno));
-        return;
-    }
-    tr->cap = max_bytes();
-    snprintf(tr->tail, sizeof tr->tail,
-             "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"backend\":\"%s\",\"features\":"
-             "\"context=%s,debug=%d\"}}\n",
-             loop->backend->name,
-#if CIO__UCONTEXT
-             "ucontext",
-#else
-             "assembly",
-#endif
-             loop->debug != NULL);
-    static const char head[] = "{\"traceEvents\":[\n";
-    memcpy(tr->buf, head, sizeof head - 1);
-    tr->len = sizeof head - 1;
-    json_thread_name(tr, 0, NULL);
-}
 
 /* Parses CIO_TRACE into tr; false if it asks for nothing. */
 static bool parse_destinations(cio__trace *tr, cio_loop *loop, const char *env)
@@ -447,9 +215,10 @@ static bool parse_destinations(cio__trace *tr, cio_loop *loop, const char *env)
         } else if ((n == 1 && p[0] == '1') || (n == 6 && strncmp(p, "stderr", 6) == 0)) {
             tr->narrate = true;
             any = true;
-        } else if (!(n == 1 && p[0] == '0') && tr->fd < 0 && !tr->path) {
-            json_open(tr, loop, p, n);
-            any |= tr->fd >= 0;
+        } else if (!(n == 1 && p[0] == '0') && !tr->json_named) {
+            tr->json_named = true;
+            tr->json = cio__trace_json_open(p, n, tr->t0, loop->backend->name, loop->debug);
+            any |= tr->json != NULL;
         } else if (!(n == 1 && p[0] == '0')) {
             fprintf(stderr, "cio: trace: only one JSON path is written; ignoring %.*s\n", (int)n,
                     p);
@@ -473,15 +242,11 @@ void cio__trace_loop_open(cio_loop *loop)
         if (!tr) {
             fprintf(stderr, "cio: trace: out of memory; running untraced\n");
         } else {
-            tr->fd = -1;
             tr->t0 = loop->counters.started_ns;
-            if (parse_destinations(tr, loop, env)) {
+            if (parse_destinations(tr, loop, env))
                 loop->trace = tr;
-            } else {
-                free(tr->path);
-                free(tr->buf);
+            else
                 free(tr);
-            }
         }
     }
     loop->traced = loop->trace || debug;
@@ -496,14 +261,9 @@ void cio__trace_loop_close(cio_loop *loop)
     if (!tr)
         return;
     loop->trace = NULL;
-    if (tr->fd >= 0 && json_flush(tr)) {
-        ssize_t n = write(tr->fd, tr->tail, strlen(tr->tail));
-        (void)n;
-        close(tr->fd);
-    }
+    if (tr->json)
+        cio__trace_json_close(tr->json);
     free(tr->notes);
-    free(tr->path);
-    free(tr->buf);
     free(tr);
 }
 
@@ -561,8 +321,17 @@ void cio__trace_task_created(cio_task *t)
             cio__text_str(&s, loop->main_task ? "a callback" : "cio_run");
         line_end(&s);
     }
-    json_thread_name(tr, t->id, t);
-    json_instant(tr, t, now, "created", "creator", loop->current ? (int64_t)loop->current->id : 0);
+    if (tr->json) {
+        char label[32];
+        cio__text prefix = cio__text_on(tr->name, sizeof tr->name);
+        cio__text_str(&prefix, "task#");
+        cio__text_u64(&prefix, t->id);
+        cio__text_char(&prefix, ' ');
+        cio__trace_json_track(tr->json, t->id, cio__text_end(&prefix),
+                              cio__trace_task_label(t, label));
+        cio__trace_json_instant(tr->json, t->id, now, "created", "creator",
+                                loop->current ? (int64_t)loop->current->id : 0);
+    }
 }
 
 /* t's end: its result, and (debug mode) how deep its stack went. */
@@ -585,7 +354,8 @@ static void task_finished(cio_loop *loop, cio_task *t, int result, int64_t now)
         }
         line_end(&s);
     }
-    json_instant(tr, t, now, "finished", "result", result);
+    if (tr->json)
+        cio__trace_json_instant(tr->json, t->id, now, "finished", "result", result);
 }
 
 void cio__trace_task_unstarted(cio_task *t, int result)
@@ -596,7 +366,8 @@ void cio__trace_task_unstarted(cio_task *t, int result)
 /* `from` stops running: a run slice, and what it now waits on. */
 static void trace_suspend(cio__trace *tr, cio_task *from, bool dies, int64_t now)
 {
-    json_run_slice(tr, from, now);
+    if (tr->json)
+        cio__trace_json_slice(tr->json, "run", from->id, tr->run_start_ns, now, "run", NULL);
     if (dies)
         return;
     uint32_t i = note_alloc(tr);
@@ -644,9 +415,15 @@ static void trace_resume(cio__trace *tr, cio_task *to, uint32_t i, int64_t now)
     if (i == NOTE_NONE)
         return;
     trace_note *n = &tr->notes[i];
-    json_wait_slice(tr, to, n, now);
-    if (n->flow)
-        json_flow(tr, "f", to->id, n->flow, now);
+    if (tr->json) {
+        cio__text name = cio__text_on(tr->name, sizeof tr->name);
+        cio__text_str(&name, "wait: ");
+        put_wait(&name, tr, n->kind, n->what);
+        cio__trace_json_slice(tr->json, "wait", to->id, n->parked_ns, now,
+                              cio__text_end(&name), NULL);
+        if (n->flow)
+            cio__trace_json_flow(tr->json, true, to->id, n->flow, now);
+    }
     if (line_begin(tr, &s, now)) {
         put_task(&s, to);
         if (n->kind == CIO__WAIT_YIELD && !n->flow) {
@@ -698,7 +475,8 @@ void cio__trace_wake(cio__waiter *w, int result)
     n->waker = loop->current ? loop->current->id : 0;
     n->result = result;
     int64_t now = cio__clock_ns();
-    json_flow(tr, "s", n->waker, n->flow, now);
+    if (tr->json)
+        cio__trace_json_flow(tr->json, false, n->waker, n->flow, now);
     /* The loop's own wake-ups (timers, thread-pool jobs) get a line here;
      * descriptors get theirs from cio__trace_fd_ready, tasks are named
      * when the woken one resumes. */
@@ -754,21 +532,22 @@ void cio__trace_poll_end(cio_loop *loop, int n)
         cio__text_str(&s, " ready");
         line_end(&s);
     }
-    if (!event_begin(tr, &s))
+    if (!tr->json)
         return;
-    put_event_head(&s, tr, "X", "poll", 0, tr->poll_start_ns);
-    put_dur(&s, tr->poll_start_ns, now);
-    cio__text_str(&s, ",\"name\":\"poll ");
-    cio__text_str(&s, loop->backend->name);
-    cio__text_str(&s, "\",\"args\":{\"timeout_ms\":");
+    char args[96];
+    cio__text name = cio__text_on(tr->name, sizeof tr->name);
+    cio__text_str(&name, "poll ");
+    cio__text_str(&name, loop->backend->name);
+    cio__text a = cio__text_on(args, sizeof args);
+    cio__text_str(&a, "\"timeout_ms\":");
     if (tr->poll_timeout_ns < 0)
-        cio__text_str(&s, "-1");
+        cio__text_str(&a, "-1");
     else
-        cio__text_milli(&s, tr->poll_timeout_ns / 1000, 0);
-    cio__text_str(&s, ",\"ready\":");
-    cio__text_i64(&s, n);
-    cio__text_str(&s, "}}");
-    event_end(tr, &s);
+        cio__text_milli(&a, tr->poll_timeout_ns / 1000, 0);
+    cio__text_str(&a, ",\"ready\":");
+    cio__text_i64(&a, n);
+    cio__trace_json_slice(tr->json, "poll", 0, tr->poll_start_ns, now, cio__text_end(&name),
+                          cio__text_end(&a));
 }
 
 /* Appends " task#3 task#4" for the waiters of one direction. */
