@@ -45,11 +45,12 @@ static int locker(void *arg)
     return 42;
 }
 
-/* Waits on an event nobody sets, under a 5 ms timeout. */
+/* Waits on an event nobody sets, under a timeout long enough that it
+ * cannot expire before the wait has begun, even on a slow emulator. */
 static int patient(void *arg)
 {
     cio_timeout tm;
-    cio_timeout_enter(&tm, 0.005);
+    cio_timeout_enter(&tm, 0.2);
     int r = cio_event_wait(arg);
     cio_timeout_exit(&tm);
     return r;
@@ -113,6 +114,41 @@ static void traced_story(void *value)
     }
 }
 
+/* A child's body: the story narrated into the file at log_path (the
+ * narration can outgrow child_result's buffer on a slow machine, where
+ * the loop polls more often). */
+static void narrated_story(void *log_path)
+{
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+        _exit(2);
+    close(fd);
+    char narrate[] = "1";
+    traced_story(narrate);
+}
+
+/* The whole of a file, NUL-terminated, malloc'd. */
+static char *read_whole(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t n;
+    while ((n = fread(text + len, 1, cap - 1 - len, f)) > 0) {
+        len += n;
+        if (len == cap - 1) {
+            cap *= 2;
+            text = realloc(text, cap);
+            assert_non_null(text);
+        }
+    }
+    fclose(f);
+    text[len] = '\0';
+    return text;
+}
+
 /* A fresh path for a JSON trace, removed by the caller. */
 static void temp_path(char *buf, size_t len, const char *tag)
 {
@@ -133,11 +169,14 @@ static int python_check(const char *path, const char *script)
 static void test_narration_names_every_event_kind(void **state)
 {
     (void)state;
+    char log[128];
+    snprintf(log, sizeof log, "/tmp/cio-test-trace-%d-narration.txt", (int)getpid());
     child_result r;
-    char narrate[] = "1";
-    run_child_with(traced_story, narrate, &r);
-    assert_child_ok(&r);
-    const char *e = r.err;
+    run_child_with(narrated_story, log, &r);
+    char *e = read_whole(log);
+    unlink(log);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
+        fail_msg("the child failed (status 0x%x); its stderr:\n%s", r.status, e);
     assert_contains(e, "task#1 \"main\" created by cio_run");
     assert_contains(e, "task#1 \"main\" started");
     assert_contains(e, "task#2 \"sleeper\" created by task#1 \"main\"");
@@ -179,6 +218,7 @@ static void test_narration_names_every_event_kind(void **state)
             fail_msg("unstamped line in the narration: %.*s", (int)(end ? end - line : 80), line);
         line = end ? end + 1 : line + strlen(line);
     }
+    free(e);
 }
 
 /* The JSON parses, and holds the contract's events: a name per track,
