@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -894,6 +895,64 @@ CIO_EXTERN int cio_signal_wait(int signo);
  * Cancellation: fn may use the caller's memory, so cio_to_thread still waits
  *   for it to finish, then returns -ECANCELED (or -ETIMEDOUT). */
 CIO_EXTERN int cio_to_thread(cio_fn fn, void *arg);
+
+/* ----------------------------------------------------------- observability */
+
+/* Environment, read when a loop starts:
+ *   CIO_TRACE=1 (or stderr) narrates every event to stderr, one line each;
+ *     any other item of its comma-separated list is a path that receives
+ *     Chrome trace-event JSON (CIO_TRACE=1,run.json does both).
+ *   CIO_TRACE_MAX_MB (default 256) caps the JSON file: past it, recording
+ *     stops with one line on stderr and the file stays valid JSON.
+ *   CIO_DEBUG=1: debug mode — a watchdog reports (with a backtrace) a task
+ *     that runs over CIO_SLOW_TASK_MS (default 100) without suspending,
+ *     while it still blocks the loop; tasks never awaited nor detached are
+ *     listed at loop close; peak stack use over 75 % is reported when a task
+ *     finishes; SIGQUIT prints cio_dump_tasks without stopping the program.
+ * docs/design.md, "Watching the loop", says what each costs. */
+
+/* Writes every task of the running loop to `out` as a tree: each task under
+ * the task that created it (recorded while the loop traces or runs in debug
+ * mode; otherwise tasks are listed flat), a task group's children under the
+ * group and the group under its parent, with each task's state (pending,
+ * running, ready, waiting, done) and what it waits on. Callable from a
+ * task or a callback.
+ * Returns: 0; -EINVAL if out is NULL; -EPERM outside a loop.
+ * Suspends: no. */
+CIO_EXTERN int cio_dump_tasks(FILE *out);
+
+/* What a loop has done since it started. */
+typedef struct cio_loop_stats {
+    /* Loop iterations (time update, timers, ready tasks, poll). */
+    uint64_t iterations;
+    /* Times a task was given the CPU: started or resumed (by a context
+     * switch, or by going on when it yielded with nothing else ready). */
+    uint64_t switches;
+    /* Callbacks run: call_soon/later/at ones, and the loop's own timers
+     * (every sleep and timeout has one). */
+    uint64_t callbacks;
+    /* Tasks created and tasks finished since the loop started, and tasks
+     * whose handle is still held (not finished, or not yet awaited). */
+    uint64_t tasks_created;
+    uint64_t tasks_finished;
+    uint64_t tasks_live;
+    /* Times the loop asked the OS (epoll_pwait2, ppoll...), and the
+     * descriptors the OS reported ready in all. */
+    uint64_t polls;
+    uint64_t fds_reported;
+    /* Nanoseconds since the loop started, split into idle (blocked in the
+     * OS waiting for an event or a timer) and busy (everything else:
+     * tasks, callbacks and the loop's own work). busy + idle = elapsed. */
+    int64_t elapsed_ns;
+    int64_t busy_ns;
+    int64_t idle_ns;
+} cio_loop_stats;
+
+/* Fills *out with the figures of `loop`, which must be the loop running on
+ * the calling thread (the counters are the loop thread's).
+ * Returns: 0; -EINVAL if loop or out is NULL; -EPERM if loop is not running
+ *   on this thread. Suspends: no. */
+CIO_EXTERN int cio_loop_stats_get(cio_loop *loop, cio_loop_stats *out);
 
 #ifdef __cplusplus
 }

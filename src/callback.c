@@ -215,6 +215,7 @@ void cio__callback_run(cio__runnable *run)
     /* Freed before the call, so cancelling its own handle inside cb is the
      * promised no-op. */
     record_free(&cio__loop->callbacks, r);
+    cio__loop->counters.callbacks++;
     if (!cancelled)
         cb(arg);
 }
@@ -240,6 +241,7 @@ void cio__timers_run_due(void)
         cio_cb cb = r->cb;
         void *arg = r->arg;
         record_free(&loop->callbacks, r);
+        loop->counters.timers++;
         cb(arg);
     }
 }

@@ -43,8 +43,9 @@ static bool can_be_woken(cio_loop *loop)
     return posted;
 }
 
-static void report_task(cio_task *t)
+static void report_task(cio_task *t, void *arg)
 {
+    (void)arg;
     if (t->state == CIO__TASK_DONE)
         return;
     cio__waiter *w = t->state == CIO__TASK_RUNNING ? t->live->waiter : NULL;
@@ -78,7 +79,7 @@ bool cio__deadlock_found(cio_loop *loop)
             "cio: deadlock: %zu task(s) wait and nothing can wake them (no ready task, timer, "
             "descriptor wait, thread-pool job, posted callback or cio_loop_ref):\n",
             loop->pending_tasks);
-    cio__task_for_each(loop, report_task);
+    cio__task_for_each(loop, report_task, NULL);
     /* Shutting down already cancelled every task: these ones wait in a
      * shield or uncancellably, and nothing else can end it. */
     if (loop->closing)

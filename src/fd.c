@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "trace.h"
 
 #define FDS_PER_BLOCK 1024
 
@@ -164,11 +165,12 @@ static unsigned report_to_watch(cio__fd_state *st, unsigned events)
 void cio__fd_ready(int fd, unsigned events)
 {
     cio_loop *loop = cio__loop;
+    cio__fd_state *st = state_at(&loop->fds, fd, false);
+    CIO__TRACE(loop, cio__trace_fd_ready(loop, fd, events, st));
     if (fd == loop->posted.wake_fd) {
         cio__posted_drain_wakeup();
         return;
     }
-    cio__fd_state *st = state_at(&loop->fds, fd, false);
     if (!st)
         return;
     unsigned wanted = report_to_watch(st, events);

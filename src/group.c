@@ -39,6 +39,8 @@ struct cio_taskgroup {
     bool holds_parent;
 };
 
+cio_task *cio__group_parent(const cio_taskgroup *g) { return g->parent; }
+
 cio_taskgroup *cio_taskgroup_new(void)
 {
     cio_task *self = cio_current_task();

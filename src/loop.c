@@ -19,6 +19,7 @@
 
 #include "loop.h"
 #include "overflow.h"
+#include "trace.h"
 
 __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
 
@@ -62,15 +63,26 @@ static int64_t poll_timeout(const cio_loop *loop)
     return next > now ? next - now : 0;
 }
 
+/* Asks the OS. A poll that may block is the loop's idle time: timed with
+ * two reads of the clock, negligible beside the system call. */
 static void poll_os(cio_loop *loop, int64_t timeout_ns)
 {
+    CIO__TRACE(loop, cio__trace_poll_begin(loop, timeout_ns));
+    int64_t start = timeout_ns != 0 ? cio__clock_ns() : 0;
     int n = loop->backend->poll(loop, timeout_ns);
     if (n < 0)
         CIO__PANIC("%s backend failed to poll: %s", loop->backend->name, cio_strerror(n));
+    if (timeout_ns != 0)
+        loop->counters.idle_ns += cio__clock_ns() - start;
+    loop->counters.polls++;
+    loop->counters.fds_reported += (uint64_t)n;
+    CIO__TRACE(loop, cio__trace_poll_end(loop, n));
 }
 
 static void loop_iteration(cio_loop *loop)
 {
+    loop->counters.iterations++;
+    CIO__TRACE(loop, cio__trace_iteration(loop));
     update_time(loop);
     cio__timers_run_due();
     cio__sched_run_ready();
@@ -114,6 +126,7 @@ static int loop_open(cio_loop *loop)
 #if CIO__TSAN
     loop->ctx.tsan_fiber = __tsan_get_current_fiber();
 #endif
+    cio__trace_loop_open(loop);
     return 0;
 
 fail_backend:
@@ -144,6 +157,7 @@ static void loop_close(cio_loop *loop)
         loop->addons = a->next;
         a->close(a);
     }
+    cio__trace_loop_close(loop);
     cio__task_blocks_free(loop);
     loop->backend->close(loop);
     cio__callbacks_fini(loop);
@@ -205,4 +219,28 @@ int cio_run(cio_fn main_fn, void *arg)
     cio__loop = NULL;
     free(loop);
     return result;
+}
+
+int cio_loop_stats_get(cio_loop *loop, cio_loop_stats *out)
+{
+    if (!loop || !out)
+        return -EINVAL;
+    if (loop != cio__loop)
+        return -EPERM;
+    const cio__loop_counters *c = &loop->counters;
+    int64_t elapsed = cio__clock_ns() - c->started_ns;
+    *out = (cio_loop_stats){
+        .iterations = c->iterations,
+        .switches = c->runs - c->callbacks - c->unstarted,
+        .callbacks = c->callbacks + c->timers,
+        .tasks_created = loop->next_task_id,
+        .tasks_finished = loop->next_done_seq,
+        .tasks_live = loop->live_tasks,
+        .polls = c->polls,
+        .fds_reported = c->fds_reported,
+        .elapsed_ns = elapsed,
+        .busy_ns = elapsed - c->idle_ns,
+        .idle_ns = c->idle_ns,
+    };
+    return 0;
 }

@@ -28,6 +28,27 @@ typedef struct cio__loop_addon {
     void (*close)(struct cio__loop_addon *a);
 } cio__loop_addon;
 
+/* What cio_loop_stats_get reports, as the loop counts it (see cio.h for
+ * each figure's meaning). */
+typedef struct cio__loop_counters {
+    /* loop.c: when the loop started (ns). */
+    int64_t started_ns;
+    /* loop.c */
+    uint64_t iterations;
+    uint64_t polls;
+    uint64_t fds_reported;
+    /* loop.c: time spent in polls that could block (timeout not 0). */
+    int64_t idle_ns;
+    /* scheduler.c: ready-queue entries run (tasks and callbacks), and the
+     * tasks among them that finished before they could start. */
+    uint64_t runs;
+    uint64_t unstarted;
+    /* callback.c: ready-queue callbacks (cancelled ones included: they
+     * take a run) and timers run. */
+    uint64_t callbacks;
+    uint64_t timers;
+} cio__loop_counters;
+
 struct cio_loop {
     /* scheduler.c: the loop's own context (the thread's stack), switched to
      * when no task can be switched to directly. */
@@ -38,6 +59,9 @@ struct cio_loop {
      * must be polled again. */
     cio__runnable *ready_head, *ready_tail;
     unsigned runs_budget;
+    /* trace.c: set while the loop traces or debugs: every trace hook tests
+     * it (here, beside what a switch reads anyway). */
+    bool traced;
     /* scheduler.c: a finished task whose stack must be released once execution
      * has left that stack. */
     cio_task *dead;
@@ -90,6 +114,14 @@ struct cio_loop {
     bool deadlocked;
     /* loop.c: optional modules' state, closed at loop close. */
     cio__loop_addon *addons;
+    /* loop.c: counters behind cio_loop_stats_get, kept whether or not the
+     * loop is traced (each costs an increment where the loop already
+     * works, never one per switch). */
+    cio__loop_counters counters;
+    /* trace.c: the trace (NULL: CIO_TRACE unset); debug.c: debug mode's
+     * state (NULL: CIO_DEBUG unset). */
+    struct cio__trace *trace;
+    struct cio__debug *debug;
 };
 
 /* The loop running on this thread (NULL outside cio_run). */

@@ -17,6 +17,7 @@
 
 #include "loop.h"
 #include "overflow.h"
+#include "text.h"
 
 #if !CIO__ASAN && !CIO__TSAN
 static struct sigaction previous;
@@ -24,46 +25,25 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static __thread void *alt_stack;
 static __thread stack_t old_alt_stack;
 
-/* Appends text or a decimal number to buf (no stdio in a signal handler). */
-static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
-{
-    while (*s && at < cap)
-        buf[at++] = *s++;
-    return at;
-}
-
-static size_t put_num(char *buf, size_t at, size_t cap, unsigned long long v)
-{
-    char digits[24];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n && at < cap)
-        buf[at++] = digits[--n];
-    return at;
-}
-
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
     cio_loop *loop = cio__loop;
     cio_task *t = loop ? loop->current : NULL;
     if (t && cio__stack_in_guard(&t->live->stack, info->si_addr)) {
-        char msg[256];
-        size_t at = put_str(msg, 0, sizeof msg, "cio: fatal: stack overflow in task '");
+        char buf[256];
+        cio__text msg = cio__text_on(buf, sizeof buf);
+        cio__text_str(&msg, "cio: fatal: stack overflow in task '");
         if (t->name) {
-            at = put_str(msg, at, sizeof msg, t->name);
+            cio__text_str(&msg, t->name);
         } else {
-            at = put_str(msg, at, sizeof msg, "task-");
-            at = put_num(msg, at, sizeof msg, t->id);
+            cio__text_str(&msg, "task-");
+            cio__text_u64(&msg, t->id);
         }
-        at = put_str(msg, at, sizeof msg, "' (stack size ");
-        at = put_num(msg, at, sizeof msg, cio__stack_size(&t->live->stack));
-        at = put_str(msg, at, sizeof msg,
-                     " bytes): it ran into its guard page; give it a larger "
-                     "cio_task_opts.stack_size\n");
-        ssize_t w = write(STDERR_FILENO, msg, at);
+        cio__text_str(&msg, "' (stack size ");
+        cio__text_u64(&msg, cio__stack_size(&t->live->stack));
+        cio__text_str(&msg, " bytes): it ran into its guard page; give it a larger "
+                            "cio_task_opts.stack_size\n");
+        ssize_t w = write(STDERR_FILENO, msg.buf, msg.len);
         (void)w;
         abort();
     }

@@ -21,7 +21,11 @@ typedef struct cio__runnable {
     uint8_t kind;
 } cio__runnable;
 
-enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2 };
+/* CIO__RUN_TASK_TRACED: a task of a traced loop (trace.c marks it when it
+ * is created). It is never switched to directly from another task, nor
+ * handed a stack, so every switch in a traced loop passes through the
+ * loop, where the trace hooks are, and the direct path carries none. */
+enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2, CIO__RUN_TASK_TRACED = 3 };
 
 /* What a parked task waits on, and how traces, dumps and the deadlock
  * report name it: X(NAME, description). An X-macro, so that the enum and the
@@ -123,6 +127,10 @@ typedef struct cio__task_live {
     /* How many task groups this task created are failing and not yet
      * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
     uint16_t failing_groups;
+    /* While tracing (trace.c): the index of the note that carries the
+     * task's last suspension to its resumption (0: none; the task has not
+     * run yet). */
+    uint32_t trace_note;
 } cio__task_live;
 
 struct cio_task {
@@ -163,6 +171,12 @@ struct cio_task {
     };
     /* Its return value, once done. */
     int result;
+    /* While the loop traces or debugs (trace.c): the low 32 bits of the id
+     * of the task that created this one (0: made by cio_run or a
+     * callback), for the task tree of cio_dump_tasks (dump.c). In what
+     * would be padding: the struct stays 64 bytes. Set only then, so that
+     * creating a task costs no extra store otherwise. */
+    uint32_t creator;
     /* The waiter of the task that awaits this one (cio_await, cio_gather,
      * cio_wait_any), woken when this task finishes; for a task group's
      * child, the group's waiter (kind CIO__WAIT_GROUP), which is told
@@ -236,9 +250,10 @@ int cio__task_check_awaitable(struct cio_task *t, const char *fn);
 /* Aborts, naming fn, if t was already released (awaited, gathered or
  * detached) and its struct not yet reused. */
 void cio__task_check_handle(const struct cio_task *t, const char *fn);
-/* Calls fn on every task struct handed out and not yet freed (the deadlock
- * report walks them). */
-void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t));
+/* Calls fn(t, arg) on every task struct handed out and not yet freed (the
+ * deadlock report and the task dump walk them). */
+void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t, void *arg),
+                        void *arg);
 /* Cancels every task that has not finished (cio_run's shutdown). */
 void cio__task_cancel_all(struct cio_loop *loop);
 /* Frees every task struct still allocated, then the blocks they came in
@@ -249,5 +264,7 @@ void cio__task_blocks_free(struct cio_loop *loop);
  * child's awaiter is the group's own waiter (kind CIO__WAIT_GROUP), which
  * is how cio__task_finish tells a child from an awaited task. */
 void cio__group_child_done(cio__waiter *group_waiter, struct cio_task *child);
+/* In group.c, for the task dump: the task that made the group. */
+struct cio_task *cio__group_parent(const cio_taskgroup *g);
 
 #endif

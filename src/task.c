@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "loop.h"
+#include "trace.h"
 
 /* Task structs come from 2 MiB blocks, handed out by a bump pointer and
  * recycled through a LIFO free list. A new block is populated in one
@@ -64,14 +65,14 @@ static cio_task *task_alloc(cio_loop *loop)
     return loop->task_bump++;
 }
 
-void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t))
+void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t, void *arg), void *arg)
 {
     for (size_t b = 0; b < loop->ntask_blocks; b++) {
         cio_task *block = loop->task_blocks[b];
         cio_task *end = b + 1 == loop->ntask_blocks ? loop->task_bump : block + TASKS_PER_BLOCK;
         for (cio_task *t = block; t < end; t++) {
             if (t->state != TASK_FREED)
-                fn(t);
+                fn(t, arg);
         }
     }
 }
@@ -87,19 +88,24 @@ void cio__task_free(cio_task *t)
     loop->live_tasks--;
 }
 
-static void cancel_unfinished(cio_task *t)
+static void cancel_unfinished(cio_task *t, void *arg)
 {
+    (void)arg;
     if (t->state != CIO__TASK_DONE)
         cio_cancel(t);
 }
 
-void cio__task_cancel_all(cio_loop *loop) { cio__task_for_each(loop, cancel_unfinished); }
+void cio__task_cancel_all(cio_loop *loop) { cio__task_for_each(loop, cancel_unfinished, NULL); }
 
-static void free_name(cio_task *t) { free(t->name); }
+static void free_name(cio_task *t, void *arg)
+{
+    (void)arg;
+    free(t->name);
+}
 
 void cio__task_blocks_free(cio_loop *loop)
 {
-    cio__task_for_each(loop, free_name);
+    cio__task_for_each(loop, free_name, NULL);
     for (size_t i = 0; i < loop->ntask_blocks; i++)
         munmap(loop->task_blocks[i], TASK_BLOCK_BYTES);
     free(loop->task_blocks);
@@ -156,6 +162,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->cancel_requested = loop->closing ? CIO__CANCEL_TASK : 0;
     loop->live_tasks++;
     loop->pending_tasks++;
+    CIO__TRACE(loop, cio__trace_task_created(t));
     cio__sched_push(&t->run);
     return t;
 }

@@ -9,7 +9,8 @@
  *     the first failure instead, and the test asserts the record once
  *     cio_run has returned (run_main, run_ok, assert_no_failures).
  *   - Child processes (run_child, run_self_child, assert_child_aborted,
- *     assert_aborts, assert_free_in_use_aborts): misuse that must abort the
+ *     assert_child_ok, assert_contains, assert_aborts,
+ *     assert_free_in_use_aborts): misuse that must abort the
  *     process, run in a child whose stderr is captured.
  *   - Small pieces many tests use: an order log, settle, say, return_arg,
  *     sleep_ms, and ASAN_BUILD / TSAN_BUILD for sanitizer builds.
@@ -338,6 +339,20 @@ static inline void assert_child_aborted(const child_result *r, const char *needl
                  r->err);
     if (!strstr(r->err, needle))
         fail_msg("the child's stderr lacks \"%s\":\n%s", needle, r->err);
+}
+
+/* Asserts that the child exited with status 0, showing its stderr if not. */
+static inline void assert_child_ok(const child_result *r)
+{
+    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+        fail_msg("the child failed (status 0x%x); its stderr:\n%s", r->status, r->err);
+}
+
+/* Asserts that text (a child's stderr, say) contains needle. */
+static inline void assert_contains(const char *text, const char *needle)
+{
+    if (!strstr(text, needle))
+        fail_msg("\"%s\" missing from:\n%s", needle, text);
 }
 
 /* Runs body() in a child and asserts it aborted saying `needle`. */
