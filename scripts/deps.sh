@@ -22,4 +22,4 @@ need_packages() {
 }
 
 # What building and testing cio needs on Debian 12.
-CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev)
+CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev liburing-dev)
