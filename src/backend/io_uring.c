@@ -139,14 +139,18 @@ typedef struct uring_backend {
     struct io_uring_buf_ring *br;
     char *bufs;
     uring_chunk chunks[BUF_COUNT];
-    /* How often a multishot receive ran out of buffers (tests read it
-     * through the description). */
-    unsigned long nobufs;
+    /* How often a multishot receive ran out of buffers, and how often
+     * completions had to be fetched from the kernel's overflow list
+     * (tests read both in the description). */
+    unsigned long nobufs, overflows;
     /* Handling completions (a full SQ must not reap again). */
     bool reaping;
     /* uring_close has cancelled everything: nothing is armed again. */
     bool closing;
-    char description[192];
+    /* "io_uring: defer_taskrun ... no-bufring ...", made at open. */
+    char features_text[160];
+    /* features_text and the counters, made by uring_describe. */
+    char description[224];
 } uring_backend;
 
 /* ------------------------------------------------------- submission */
@@ -474,6 +478,7 @@ static int reap(uring_backend *b)
                 break;
             /* The CQ is empty and completions wait in the kernel's
              * overflow list: one more enter moves them over. */
+            b->overflows++;
             (void)io_uring_get_events(&b->ring);
             continue;
         }
@@ -570,9 +575,10 @@ static int check_kernel(uring_backend *b, const struct io_uring_params *p, unsig
 
 static void describe_features(uring_backend *b)
 {
-    size_t at = (size_t)snprintf(b->description, sizeof b->description, "io_uring:");
-    for (size_t i = 0; i < FEATURE_COUNT && at < sizeof b->description; i++)
-        at += (size_t)snprintf(b->description + at, sizeof b->description - at, " %s%s",
+    char *text = b->features_text;
+    size_t at = (size_t)snprintf(text, sizeof b->features_text, "io_uring:");
+    for (size_t i = 0; i < FEATURE_COUNT && at < sizeof b->features_text; i++)
+        at += (size_t)snprintf(text + at, sizeof b->features_text - at, " %s%s",
                                b->features & (1u << i) ? "" : "no-", feature_names[i]);
 }
 
@@ -589,10 +595,14 @@ static int uring_open(cio_loop *loop)
      * in its own enter rather than interrupting it (6.1). */
     if (!(masked & FEATURE(DEFER_TASKRUN)))
         p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    int err = io_uring_queue_init_params(RING_ENTRIES, &b->ring, &p);
+    /* CIO_URING_ENTRIES: a smaller ring, for the tests of a full SQ and
+     * an overflowing CQ. */
+    const char *env = getenv("CIO_URING_ENTRIES");
+    unsigned entries = env && atoi(env) > 0 ? (unsigned)atoi(env) : RING_ENTRIES;
+    int err = io_uring_queue_init_params(entries, &b->ring, &p);
     if (err == -EINVAL && p.flags) {
         memset(&p, 0, sizeof p);
-        err = io_uring_queue_init_params(RING_ENTRIES, &b->ring, &p);
+        err = io_uring_queue_init_params(entries, &b->ring, &p);
     } else if (err == 0 && p.flags) {
         b->features |= FEATURE(DEFER_TASKRUN);
     }
@@ -984,12 +994,8 @@ static void uring_forget(cio_loop *loop, int fd, cio__fd_state *st)
 static const char *uring_describe(cio_loop *loop)
 {
     uring_backend *b = loop->backend_data;
-    /* The count of exhausted buffer rings goes after the features. */
-    size_t at = strlen(b->description);
-    char *tail = strchr(b->description, ';');
-    if (tail)
-        at = (size_t)(tail - b->description);
-    snprintf(b->description + at, sizeof b->description - at, "; nobufs %lu", b->nobufs);
+    snprintf(b->description, sizeof b->description, "%s; sq %u; nobufs %lu; overflows %lu",
+             b->features_text, b->ring.sq.ring_entries, b->nobufs, b->overflows);
     return b->description;
 }
 
@@ -1002,6 +1008,6 @@ const cio__backend_ops cio__backend_io_uring = {
     .submit = uring_submit,
     .forget = uring_forget,
     .describe = uring_describe,
-    .refusal_hint = "io_uring_setup failed: is it blocked by seccomp (containers often do) or by "
-                    "sysctl kernel.io_uring_disabled?",
+    .refusal_hint = "io_uring needs Linux 5.6+ (with IORING_FEAT_NODROP), not blocked by seccomp "
+                    "(containers often block it) nor by sysctl kernel.io_uring_disabled",
 };
