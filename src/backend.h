@@ -82,6 +82,9 @@ typedef struct cio__backend_ops {
     /* Optional: cio_close is closing fd: end the backend's own requests on
      * it (their waiters get -EBADF once the kernel has let go of them). */
     void (*forget)(struct cio_loop *loop, int fd, struct cio__fd_state *st);
+    /* Optional: true if the backend holds data received on st that no read
+     * took yet (or the end of the stream): readable without waiting. */
+    bool (*has_input)(const struct cio__fd_state *st);
     /* Optional: the backend and the features it uses, for traces. */
     const char *(*describe)(struct cio_loop *loop);
     /* Optional: what to check when the kernel refuses this backend, for

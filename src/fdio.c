@@ -173,6 +173,11 @@ static int wait_ready(int fd, unsigned ev)
         return err;
     if (st->kind == CIO__FD_FILE)
         return 0; /* always ready, as poll(2) says */
+    /* Data a completion backend received ahead of the reads is not in the
+     * descriptor any more: the OS would not call it readable. */
+    const cio__backend_ops *backend = cio__loop->backend;
+    if (ev == CIO__EV_READ && backend->has_input && backend->has_input(st))
+        return 0;
     return cio__fd_wait(fd, st, ev);
 }
 

@@ -1007,6 +1007,36 @@ static void test_regular_file_pread_pwrite(void **state)
     run_ok(main_pread_pwrite, NULL);
 }
 
+/* What a partial read left is still readable, on a backend that received
+ * it ahead of the reads (io_uring's buffers) as on the others. */
+static int main_readable_after_partial_read(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE_CIO(cio_write(sv[0], "hello", 5), 5);
+    char c;
+    REQUIRE_CIO(cio_read(sv[1], &c, 1), 1);
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 5);
+    CHECK_CIO(cio_wait_readable(sv[1]), 0);
+    cio_timeout_exit(&tm);
+    char rest[8];
+    CHECK_CIO(cio_read(sv[1], rest, sizeof rest), 4);
+    CHECK(memcmp(rest, "ello", 4) == 0);
+    REQUIRE_CIO(cio_close(sv[0]), 0);
+    CHECK_CIO(cio_wait_readable(sv[1]), 0);
+    CHECK_CIO(cio_read(sv[1], rest, sizeof rest), 0);
+    REQUIRE_CIO(cio_close(sv[1]), 0);
+    return 0;
+}
+
+static void test_partial_read_leaves_descriptor_readable(void **state)
+{
+    (void)state;
+    run_ok(main_readable_after_partial_read, NULL);
+}
+
 static int main_open_fsync(void *arg)
 {
     (void)arg;
@@ -1202,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_regular_file_pread_pwrite),
         cmocka_unit_test(test_pread_on_pipe_is_espipe),
         cmocka_unit_test(test_open_and_fsync),
+        cmocka_unit_test(test_partial_read_leaves_descriptor_readable),
         cmocka_unit_test(test_regular_file_io_goes_through_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -991,6 +991,12 @@ static void uring_forget(cio_loop *loop, int fd, cio__fd_state *st)
     wake_waiters(uf, -EBADF);
 }
 
+static bool uring_has_input(const cio__fd_state *st)
+{
+    const struct cio__uring_fd *uf = st->uring;
+    return uf && (uf->chunk_head >= 0 || uf->recv_end != RECV_GOING || uf->acc_len);
+}
+
 static const char *uring_describe(cio_loop *loop)
 {
     uring_backend *b = loop->backend_data;
@@ -1007,6 +1013,7 @@ const cio__backend_ops cio__backend_io_uring = {
     .poll = uring_poll,
     .submit = uring_submit,
     .forget = uring_forget,
+    .has_input = uring_has_input,
     .describe = uring_describe,
     .refusal_hint = "io_uring needs Linux 5.6+ (with IORING_FEAT_NODROP), not blocked by seccomp "
                     "(containers often block it) nor by sysctl kernel.io_uring_disabled",
