@@ -412,6 +412,62 @@ static void test_closing_a_listener_releases_what_it_accepted(void **state)
     run_ok(main_close_listener, NULL);
 }
 
+#define MANY_CLIENTS 150
+
+typedef struct client {
+    struct sockaddr_in to;
+    int fd;
+} client;
+
+static int connect_one(void *arg)
+{
+    client *c = arg;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return -errno;
+    return cio_connect(c->fd, (struct sockaddr *)&c->to, sizeof c->to);
+}
+
+/* More connections than a multishot accept takes ahead of the calls
+ * (ACCEPT_AHEAD): the rest wait in the backlog, and every one is accepted
+ * in the end. */
+static int main_accept_many(void *arg)
+{
+    (void)arg;
+    int port;
+    int l = tcp_listener(&port);
+    REQUIRE(l >= 0);
+    REQUIRE(listen(l, MANY_CLIENTS) == 0);
+    static client clients[MANY_CLIENTS];
+    cio_task *tasks[MANY_CLIENTS];
+    for (int i = 0; i < MANY_CLIENTS; i++) {
+        clients[i] = (client){.to = loopback(port), .fd = -1};
+        tasks[i] = cio_create_task(connect_one, &clients[i]);
+        REQUIRE(tasks[i] != NULL);
+    }
+    int accepted[MANY_CLIENTS];
+    for (int i = 0; i < MANY_CLIENTS; i++) {
+        accepted[i] = cio_accept(l, NULL, NULL);
+        CHECK(accepted[i] >= 0);
+        /* Let the multishot accept run ahead of the calls. */
+        if (i == 0)
+            CHECK_CIO(cio_sleep(0.05), 0);
+    }
+    for (int i = 0; i < MANY_CLIENTS; i++) {
+        CHECK_CIO(cio_await(tasks[i]), 0);
+        cio_close(clients[i].fd);
+        cio_close(accepted[i]);
+    }
+    cio_close(l);
+    return 0;
+}
+
+static void test_accept_ahead_is_bounded_and_loses_nothing(void **state)
+{
+    (void)state;
+    run_ok(main_accept_many, NULL);
+}
+
 /* --------------------------------------------------------------- bursts */
 
 #define BURST 100000
@@ -558,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_timed_out_read_is_cancelled_in_the_ring),
         cmocka_unit_test(test_close_ends_operations_in_flight_with_ebadf),
         cmocka_unit_test(test_closing_a_listener_releases_what_it_accepted),
+        cmocka_unit_test(test_accept_ahead_is_bounded_and_loses_nothing),
         cmocka_unit_test(test_burst_of_100000_ops_through_a_tiny_ring),
         cmocka_unit_test(test_exhausted_buffer_ring_loses_nothing),
     };

@@ -33,6 +33,8 @@
 #define BUF_GROUP 0
 /* How many completions one look at the CQ copies out before handling them. */
 #define REAP_BATCH 64
+/* How many connections a multishot accept takes ahead of cio_accept. */
+#define ACCEPT_AHEAD 64
 /* The kernel's MULTISHOT_MAX_RETRY (io_uring/net.c). */
 #define MULTISHOT_MAX_RETRY 32
 
@@ -96,9 +98,10 @@ struct cio__uring_fd {
     uint32_t chunk_off;
     /* Tasks waiting for received data or for a connection (waiter.node). */
     cio__list waiters;
-    /* A multishot accept is armed; the connections it accepted that no
-     * cio_accept took yet (a ring buffer of acc_cap); an error to report. */
-    bool accept_armed;
+    /* A multishot accept is armed (and being cancelled: enough wait); the
+     * connections it accepted that no cio_accept took yet (a ring buffer
+     * of acc_cap); an error to report. */
+    bool accept_armed, accept_stopping;
     int *accepted;
     uint32_t acc_head, acc_len, acc_cap;
     int accept_err;
@@ -395,7 +398,7 @@ static void accept_done(uring_backend *b, int fd, uint32_t gen, int res, unsigne
         return;
     }
     if (!(flags & IORING_CQE_F_MORE))
-        uf->accept_armed = false;
+        uf->accept_armed = uf->accept_stopping = false;
     if (res >= 0) {
         if (uf->acc_len == uf->acc_cap) {
             uint32_t cap = uf->acc_cap ? uf->acc_cap * 2 : 16;
@@ -414,6 +417,12 @@ static void accept_done(uring_backend *b, int fd, uint32_t gen, int res, unsigne
             uf->acc_head = 0;
         }
         uf->accepted[(uf->acc_head + uf->acc_len++) % uf->acc_cap] = res;
+        /* A listener nobody accepts from keeps the rest in the kernel's
+         * backlog, as it would without io_uring: stop taking them. */
+        if (uf->acc_len >= ACCEPT_AHEAD && uf->accept_armed && !uf->accept_stopping) {
+            cancel_request(b, fd_tag(TAG_ACCEPT, fd, gen));
+            uf->accept_stopping = true;
+        }
     } else if (res == -EINVAL && !uf->accept_armed) {
         b->features &= ~FEATURE(MULTISHOT_ACCEPT);
     } else if (res != -ECANCELED) {
@@ -982,7 +991,8 @@ static void uring_forget(cio_loop *loop, int fd, cio__fd_state *st)
     uf->poll_events = 0;
     uf->poll_seq++;
     uf->gen++;
-    uf->recv_armed = uf->recv_nobufs = uf->accept_armed = false;
+    uf->recv_armed = uf->recv_nobufs = uf->recv_renewing = false;
+    uf->accept_armed = uf->accept_stopping = false;
     uf->recv_end = RECV_GOING;
     chunks_drop(b, uf);
     for (; uf->acc_len; uf->acc_len--, uf->acc_head = (uf->acc_head + 1) % uf->acc_cap)
