@@ -162,6 +162,31 @@ static void test_features_are_reported_and_masked(void **state)
     run_ok(main_features, NULL);
 }
 
+static int main_nothing(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static void traced_child(void)
+{
+    setenv("CIO_TRACE", "1", 1);
+    if (cio_run(main_nothing, NULL) != 0)
+        _exit(1);
+}
+
+/* Until the loop has a trace facility, CIO_TRACE names the backend and
+ * its features on stderr. */
+static void test_trace_names_the_features(void **state)
+{
+    (void)state;
+    child_result r;
+    run_child(traced_child, &r);
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    if (!strstr(r.err, "cio: backend io_uring:") || !strstr(r.err, "nodrop"))
+        fail_msg("stderr: %s", r.err);
+}
+
 /* ------------------------------------------------------- cancellation */
 
 typedef struct stack_reader {
@@ -609,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_seccomp_refusal_enosys_falls_back_to_epoll),
         cmocka_unit_test(test_without_nodrop_the_backend_refuses),
         cmocka_unit_test(test_features_are_reported_and_masked),
+        cmocka_unit_test(test_trace_names_the_features),
         cmocka_unit_test(test_cancelled_read_releases_its_stack_buffer_first),
         cmocka_unit_test(test_cancel_racing_completion_loses_nothing),
         cmocka_unit_test(test_timed_out_read_is_cancelled_in_the_ring),
