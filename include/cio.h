@@ -569,11 +569,14 @@ CIO_EXTERN int cio_wait_writable(int fd);
 
 /* Like read(2): up to n bytes, 0 at end of file. Works on sockets, pipes,
  * terminals and regular files; never blocks the loop (regular files and
- * block devices are read on the thread pool). Descriptors that are not
- * regular files are switched to O_NONBLOCK on first use.
+ * block devices are read through io_uring, or on the thread pool with the
+ * other backends). Descriptors that are not regular files are switched to
+ * O_NONBLOCK on first use.
  * Returns: the count; -errno (-EBADF, -EINVAL for a NULL buffer...).
- * Suspends: yes, when no data is there yet.
- * Cancellation: nothing has been read when -ECANCELED is returned. */
+ * Suspends: yes, when no data is there yet (on io_uring: always, unless
+ *   data received earlier waits in the loop's buffers).
+ * Cancellation: nothing has been read when -ECANCELED is returned (a read
+ *   the kernel completed before it could be cancelled returns its count). */
 CIO_EXTERN ssize_t cio_read(int fd, void *buf, size_t n);
 
 /* Like write(2), but writes all n bytes (retrying partial writes) or fails.
@@ -583,11 +586,27 @@ CIO_EXTERN ssize_t cio_read(int fd, void *buf, size_t n);
  *   caller, as with any interrupted stream write. */
 CIO_EXTERN ssize_t cio_write(int fd, const void *buf, size_t n);
 
-/* pread/pwrite at an offset (regular files, on the thread pool; other
- * descriptors give -ESPIPE, as the system calls do). cio_pwrite writes all
- * n bytes or fails. */
+/* pread/pwrite at an offset (regular files, through io_uring or on the
+ * thread pool; other descriptors give -ESPIPE, as the system calls do).
+ * cio_pwrite writes all n bytes or fails. */
 CIO_EXTERN ssize_t cio_pread(int fd, void *buf, size_t n, off_t off);
 CIO_EXTERN ssize_t cio_pwrite(int fd, const void *buf, size_t n, off_t off);
+
+/* open(2) that suspends: IORING_OP_OPENAT on io_uring, the thread pool
+ * with the other backends. O_CLOEXEC is always added to flags.
+ * Returns: the descriptor; -EINVAL for a NULL path; open's -errno.
+ * Suspends: yes.
+ * Cancellation: -ECANCELED if nothing was opened; an open the kernel
+ *   completed before it could be cancelled returns its descriptor.
+ * Ownership: the caller closes the descriptor (cio_close). */
+CIO_EXTERN int cio_open(const char *path, int flags, mode_t mode);
+
+/* fsync(2) that suspends (IORING_OP_FSYNC on io_uring, the thread pool
+ * with the other backends).
+ * Returns: 0; -errno (-EBADF, -EINVAL for a descriptor that cannot be
+ *   synced). Suspends: yes.
+ * Cancellation: -ECANCELED, the data may or may not be on disk. */
+CIO_EXTERN int cio_fsync(int fd);
 
 /* accept4 that suspends; the new descriptor is non-blocking and
  * close-on-exec. addr/len may be NULL. */
@@ -603,7 +622,9 @@ CIO_EXTERN ssize_t cio_recvfrom(int fd, void *buf, size_t n, struct sockaddr *ad
 CIO_EXTERN ssize_t cio_sendto(int fd, const void *buf, size_t n, const struct sockaddr *addr,
                               socklen_t len);
 
-/* Closes fd: tasks waiting on it wake with -EBADF, the backend forgets it.
+/* Closes fd: tasks waiting on it wake with -EBADF, the backend forgets it
+ * (on io_uring, operations in flight on fd are cancelled, and their tasks
+ * wake with -EBADF once the kernel has let go of their buffers).
  * Use it, not close(2), for descriptors cio has waited on or done I/O on:
  * the loop caches what kind of file a descriptor is.
  * Returns: 0; -EBADF. Suspends: no. */

@@ -26,4 +26,4 @@ need_packages() {
 # openssl command (s_server, s_client, certificates) and nginx (nginx-light
 # brings the echo module the POST test uses).
 CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev libssl-dev libcurl4-openssl-dev
-    openssl nginx-light python3)
+    liburing-dev openssl nginx-light python3)

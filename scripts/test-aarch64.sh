@@ -38,7 +38,7 @@ if dpkg-query -W -f='${Status}' qemu-user-static 2>/dev/null | grep -q "install 
 fi
 need_packages "${CIO_BUILD_PACKAGES[@]}" gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
     "${qemu_pkgs[@]}" libcmocka0:arm64 libcmocka-dev:arm64 libssl-dev:arm64 \
-    libcurl4-openssl-dev:arm64
+    libcurl4-openssl-dev:arm64 liburing-dev:arm64
 
 # Tests that run a child process exec their own binary: the kernel can run
 # an arm64 program only through a binfmt_misc entry for qemu. Packages

@@ -1,9 +1,10 @@
 /* backend.c — the registry of OS pollers and the choice CIO_BACKEND makes.
  *
  * Owns only the choice: the default is the first backend in preference
- * order that the kernel accepts; a backend named in CIO_BACKEND is used or
- * the loop fails to start (a test that asks for epoll must not silently get
- * poll).
+ * order that the kernel accepts (io_uring, then epoll, then poll); a
+ * backend named in CIO_BACKEND is used or the loop fails to start, saying
+ * why on stderr (a test that asks for io_uring must not silently get
+ * epoll).
  */
 #include "internal.h"
 
@@ -12,9 +13,21 @@
 #include "loop.h"
 
 static const cio__backend_ops *const backends[] = {
+    &cio__backend_io_uring,
     &cio__backend_epoll,
     &cio__backend_poll,
 };
+
+static int open_named(cio_loop *loop, const cio__backend_ops *ops)
+{
+    loop->backend = ops;
+    int err = ops->open(loop);
+    if (err)
+        fprintf(stderr, "cio: CIO_BACKEND=%s cannot start: the kernel refuses it (%s)%s%s\n",
+                ops->name, cio_strerror(err), ops->refusal_hint ? "; " : "",
+                ops->refusal_hint ? ops->refusal_hint : "");
+    return err;
+}
 
 int cio__backend_open(cio_loop *loop)
 {
@@ -22,12 +35,11 @@ int cio__backend_open(cio_loop *loop)
     size_t count = sizeof backends / sizeof backends[0];
     if (want && *want) {
         for (size_t i = 0; i < count; i++) {
-            if (strcmp(backends[i]->name, want) == 0) {
-                loop->backend = backends[i];
-                return backends[i]->open(loop);
-            }
+            if (strcmp(backends[i]->name, want) == 0)
+                return open_named(loop, backends[i]);
         }
-        fprintf(stderr, "cio: CIO_BACKEND=%s is not a backend of this build (try epoll or poll)\n",
+        fprintf(stderr,
+                "cio: CIO_BACKEND=%s is not a backend of this build (try io_uring, epoll or poll)\n",
                 want);
         return -EINVAL;
     }
@@ -39,4 +51,10 @@ int cio__backend_open(cio_loop *loop)
             return 0;
     }
     return err;
+}
+
+
+const char *cio__backend_describe(cio_loop *loop)
+{
+    return loop->backend->describe ? loop->backend->describe(loop) : loop->backend->name;
 }

@@ -13,13 +13,12 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "loop.h"
 #include "trace.h"
-
-#define FDS_PER_BLOCK 1024
 
 void cio__fd_table_init(cio__fd_table *tab)
 {
@@ -38,7 +37,7 @@ void cio__fd_table_fini(cio__fd_table *tab)
 
 static cio__fd_state *state_at(cio__fd_table *tab, int fd, bool create)
 {
-    size_t b = (size_t)fd / FDS_PER_BLOCK;
+    size_t b = (size_t)fd / CIO__FDS_PER_BLOCK;
     if (b >= tab->nblocks || !tab->blocks[b]) {
         if (!create)
             return NULL;
@@ -50,16 +49,21 @@ static cio__fd_state *state_at(cio__fd_table *tab, int fd, bool create)
             tab->blocks = blocks;
             tab->nblocks = b + 1;
         }
-        cio__fd_state *block = calloc(FDS_PER_BLOCK, sizeof *block);
+        cio__fd_state *block = calloc(CIO__FDS_PER_BLOCK, sizeof *block);
         if (!block)
             return NULL;
-        for (size_t i = 0; i < FDS_PER_BLOCK; i++) {
+        for (size_t i = 0; i < CIO__FDS_PER_BLOCK; i++) {
             cio__list_init(&block[i].readers);
             cio__list_init(&block[i].writers);
         }
         tab->blocks[b] = block;
     }
-    return &tab->blocks[b][(size_t)fd % FDS_PER_BLOCK];
+    return &tab->blocks[b][(size_t)fd % CIO__FDS_PER_BLOCK];
+}
+
+cio__fd_state *cio__fd_peek(int fd)
+{
+    return fd < 0 ? NULL : state_at(&cio__loop->fds, fd, false);
 }
 
 cio__fd_state *cio__fd_get(int fd, int *err)
@@ -90,6 +94,15 @@ cio__fd_state *cio__fd_get(int fd, int *err)
     if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
         *err = -errno;
         return NULL;
+    }
+    if (S_ISSOCK(sb.st_mode)) {
+        int type = 0;
+        socklen_t len = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+            *err = -errno;
+            return NULL;
+        }
+        st->sock_type = (uint8_t)type;
     }
     st->kind = CIO__FD_POLLABLE;
     return st;
@@ -137,11 +150,19 @@ static void wake_all(cio__list *waiters, int result)
 static void deliver_watch(void *arg)
 {
     cio__fd_watch *w = arg;
+    int fd = w->fd;
     unsigned reported = w->reported;
     w->reported = 0;
     w->delivery = 0;
-    /* Last: the callback may free w. */
-    w->ready(w, reported);
+    w->ready(w, reported); /* may free w, or change or drop the watch */
+    /* A one-shot backend (io_uring) has stopped watching after its report:
+     * watch again for what the owner still wants, now that it has acted on
+     * the report (before, a socket that stays writable would report again
+     * at once, for ever). */
+    cio_loop *loop = cio__loop;
+    cio__fd_state *st = state_at(&loop->fds, fd, false);
+    if (st && st->watch && (st->watch->events & ~st->watched))
+        (void)set_watched(loop, fd, st, st->watched | st->watch->events);
 }
 
 /* Notes readiness for st's watch and schedules its delivery. Returns the
@@ -190,6 +211,22 @@ void cio__fd_ready(int fd, unsigned events)
      * level-triggered backend would report it on every poll. */
     if (unwanted & st->watched)
         (void)set_watched(loop, fd, st, st->watched & ~unwanted);
+    /* A one-shot watch that reported one direction has ended for the
+     * other too: arm it again for the tasks still waiting (a standing watch
+     * is armed again once its owner has seen the report: deliver_watch).
+     * An error leaves them parked; a later close or their own deadline
+     * ends the wait. */
+    unsigned waited = (cio__list_empty(&st->readers) ? 0u : CIO__EV_READ) |
+                      (cio__list_empty(&st->writers) ? 0u : CIO__EV_WRITE);
+    if (waited & ~st->watched)
+        (void)set_watched(loop, fd, st, st->watched | waited);
+}
+
+void cio__fd_disarmed(int fd)
+{
+    cio__fd_state *st = cio__fd_peek(fd);
+    if (st)
+        st->watched = 0;
 }
 
 /* Takes st's watch off it (and off the loop's count of descriptor waits). */
@@ -251,6 +288,11 @@ static void forget_fd(cio_loop *loop, int fd)
     st->watched = 0;
     st->kind = CIO__FD_UNKNOWN;
     st->drained = false;
+    st->sock_type = 0;
+    /* Operations in flight end with -EBADF once the kernel has let go of
+     * their buffers (a completion backend). */
+    if (loop->backend->forget)
+        loop->backend->forget(loop, fd, st);
     wake_all(&st->readers, -EBADF);
     wake_all(&st->writers, -EBADF);
 }

@@ -45,9 +45,20 @@ typedef struct cio__fd_state {
     bool drained;
     /* The descriptor's standing watch, or NULL. */
     cio__fd_watch *watch;
+    /* SO_TYPE of a socket (SOCK_STREAM, SOCK_DGRAM...), 0 for anything
+     * else: a completion backend sends to sockets without SIGPIPE and
+     * receives from stream sockets through its buffers. */
+    uint8_t sock_type;
+    /* io_uring.c's state for this descriptor number, NULL until that
+     * backend needs one; kept across close and reuse of the number, freed
+     * with the loop. */
+    struct cio__uring_fd *uring;
 } cio__fd_state;
 
-/* Blocks of states, so that a state never moves while waiters link to it. */
+/* Blocks of CIO__FDS_PER_BLOCK states, so that a state never moves while
+ * waiters link to it. */
+#define CIO__FDS_PER_BLOCK 1024
+
 typedef struct cio__fd_table {
     cio__fd_state **blocks;
     size_t nblocks;
@@ -59,6 +70,10 @@ void cio__fd_table_fini(cio__fd_table *tab);
 /* The state of fd, classifying it on first use (fstat; pollable ones are
  * made non-blocking). NULL with *err = -EBADF (not open) or -ENOMEM. */
 cio__fd_state *cio__fd_get(int fd, int *err);
+
+/* The state of fd if the loop has one, without creating or classifying
+ * it (backends, for what the OS reports). */
+cio__fd_state *cio__fd_peek(int fd);
 
 /* Parks the current task until fd is ready for `ev` (CIO__EV_READ or
  * CIO__EV_WRITE). Returns 0, -EBADF (closed meanwhile), or the wait's
@@ -79,6 +94,11 @@ void cio__fd_forget(int fd);
 
 /* Called by the backend for each descriptor the OS reports. */
 void cio__fd_ready(int fd, unsigned events);
+
+/* Called by a backend whose watches end when they report (io_uring's
+ * one-shot polls), before cio__fd_ready: the OS no longer watches fd, and
+ * the next wait arms it again. */
+void cio__fd_disarmed(int fd);
 
 /* fdio.c: takes the SIGPIPE that a write meeting EPIPE raised (blocked on
  * the loop's thread) off the thread's pending set. For every write(2) to a

@@ -38,6 +38,7 @@ enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2, CIO__RUN_TASK_TRACED = 3 };
     X(WRITABLE, "a writable descriptor") /* the fd, as intptr_t */                                 \
     X(TASK, "a task")                    /* the awaited task (or the first of several) */          \
     X(THREAD, "a thread-pool job")       /* the job */                                             \
+    X(IO, "an I/O operation")            /* the fd, as intptr_t (-1: none, an open) */             \
     X(EVENT, "an event")                 /* the cio_event */                                       \
     X(LOCK, "a lock")                    /* the cio_lock */                                        \
     X(COND, "a condition")               /* the cio_cond */                                        \

@@ -144,6 +144,13 @@ static void put_wait(cio__text *s, const cio__trace *tr, unsigned kind, int64_t 
         cio__text_i64(s, what);
         cio__text_str(s, kind == CIO__WAIT_READABLE ? " readable" : " writable");
         break;
+    case CIO__WAIT_IO:
+        /* A completion backend's operation: the kernel does it, the task
+         * waits for its end. */
+        cio__text_str(s, "fd ");
+        cio__text_i64(s, what);
+        cio__text_str(s, " (an operation in the kernel's hands)");
+        break;
     case CIO__WAIT_SLEEP:
         cio__text_str(s, "timer due at ");
         put_ms(s, tr, what, 0);
@@ -193,6 +200,10 @@ static void put_waker(cio__text *s, const cio__trace *tr, const trace_note *n)
         cio__text_str(s, "the loop: thread-pool job done");
     } else if (n->kind == CIO__WAIT_READABLE || n->kind == CIO__WAIT_WRITABLE) {
         put_wait(s, tr, n->kind, n->what);
+    } else if (n->kind == CIO__WAIT_IO) {
+        cio__text_str(s, "fd ");
+        cio__text_i64(s, n->what);
+        cio__text_str(s, ": its operation completed");
     } else {
         cio__text_str(s, "the loop");
     }
@@ -217,7 +228,8 @@ static bool parse_destinations(cio__trace *tr, cio_loop *loop, const char *env)
             any = true;
         } else if (!(n == 1 && p[0] == '0') && !tr->json_named) {
             tr->json_named = true;
-            tr->json = cio__trace_json_open(p, n, tr->t0, loop->backend->name, loop->debug);
+            tr->json = cio__trace_json_open(p, n, tr->t0, loop->backend->name,
+                                            cio__backend_describe(loop), loop->debug);
             any |= tr->json != NULL;
         } else if (!(n == 1 && p[0] == '0')) {
             fprintf(stderr, "cio: trace: only one JSON path is written; ignoring %.*s\n", (int)n,
@@ -228,6 +240,15 @@ static bool parse_destinations(cio__trace *tr, cio_loop *loop, const char *env)
             p++;
     }
     return any;
+}
+
+/* The first line: which backend the loop polls, and what of it it uses
+ * (io_uring's features, found at start-up). */
+static void trace_loop_started(cio__trace *tr, cio_loop *loop)
+{
+    cio__text s;
+    if (loop_line(tr, &s, tr->t0, "started; backend ", cio__backend_describe(loop), ""))
+        line_end(&s);
 }
 
 void cio__trace_loop_open(cio_loop *loop)
@@ -243,10 +264,12 @@ void cio__trace_loop_open(cio_loop *loop)
             fprintf(stderr, "cio: trace: out of memory; running untraced\n");
         } else {
             tr->t0 = loop->counters.started_ns;
-            if (parse_destinations(tr, loop, env))
+            if (parse_destinations(tr, loop, env)) {
                 loop->trace = tr;
-            else
+                trace_loop_started(tr, loop);
+            } else {
                 free(tr);
+            }
         }
     }
     loop->traced = loop->trace || debug;
@@ -477,10 +500,21 @@ void cio__trace_wake(cio__waiter *w, int result)
     int64_t now = cio__clock_ns();
     if (tr->json)
         cio__trace_json_flow(tr->json, false, n->waker, n->flow, now);
-    /* The loop's own wake-ups (timers, thread-pool jobs) get a line here;
-     * descriptors get theirs from cio__trace_fd_ready, tasks are named
-     * when the woken one resumes. */
+    /* The loop's own wake-ups (timers, thread-pool jobs, completions) get
+     * a line here; readiness gets its from cio__trace_fd_ready, tasks are
+     * named when the woken one resumes. */
     cio__text s;
+    if (!loop->current && w->kind == CIO__WAIT_IO && result != -ECANCELED &&
+        result != -ETIMEDOUT) {
+        if (loop_line(tr, &s, now, "", loop->backend->name, " reported fd ")) {
+            cio__text_i64(&s, (int64_t)(intptr_t)w->object);
+            cio__text_str(&s, ": its operation completed -> ");
+            put_task(&s, t);
+            cio__text_str(&s, " ready");
+            line_end(&s);
+        }
+        return;
+    }
     const char *why = result == -ECANCELED             ? "cancels (cio_run is shutting down)"
                       : result == -ETIMEDOUT           ? "timeout expired"
                       : w->kind == CIO__WAIT_SLEEP     ? "timer due"

@@ -37,7 +37,7 @@ struct cio__trace_json {
     size_t len;
     bool any_event;
     /* The closing text, fixed at open; the cap always leaves room for it. */
-    char tail[256];
+    char tail[512];
     size_t tail_len;
 };
 
@@ -214,7 +214,7 @@ static uint64_t max_bytes(void)
 }
 
 cio__trace_json *cio__trace_json_open(const char *path, size_t len, int64_t t0,
-                                      const char *backend, bool debug)
+                                      const char *backend, const char *features, bool debug)
 {
     cio__trace_json *j = malloc(sizeof *j);
     char *copy = strndup(path, len);
@@ -235,8 +235,8 @@ cio__trace_json *cio__trace_json_open(const char *path, size_t len, int64_t t0,
     j->any_event = false;
     int n = snprintf(j->tail, sizeof j->tail,
                      "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"backend\":\"%s\","
-                     "\"features\":\"context=%s,debug=%d\"}}\n",
-                     backend,
+                     "\"features\":\"%s; context=%s, debug=%d\"}}\n",
+                     backend, features,
 #if CIO__UCONTEXT
                      "ucontext",
 #else

@@ -14,10 +14,12 @@
 typedef struct cio__trace_json cio__trace_json;
 
 /* Creates the file at path (len bytes; not NUL-terminated), timestamps
- * relative to t0 (ns), the backend's name and debug mode in its header.
- * NULL if it cannot be written, after one line on stderr saying so. */
+ * relative to t0 (ns), the backend's name, the features it uses
+ * (cio__backend_describe: plain words, nothing to escape) and debug mode in
+ * its header. NULL if it cannot be written, after one line on stderr
+ * saying so. */
 cio__trace_json *cio__trace_json_open(const char *path, size_t len, int64_t t0,
-                                      const char *backend, bool debug);
+                                      const char *backend, const char *features, bool debug);
 /* Writes the closing text (unless recording stopped) and frees j. */
 void cio__trace_json_close(cio__trace_json *j);
 

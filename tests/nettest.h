@@ -49,6 +49,32 @@ static inline int stream_pair(cio_stream **a, cio_stream **b)
     return *a && *b ? 0 : -ENOMEM;
 }
 
+/* A TCP socket listening on 127.0.0.1 on a free port. */
+static inline int tcp_listener(int *port)
+{
+    *port = 0;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l < 0)
+        return -errno;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 16) != 0 ||
+        getsockname(l, (struct sockaddr *)&a, &len) != 0) {
+        int err = -errno;
+        close(l);
+        return err;
+    }
+    *port = ntohs(a.sin_port);
+    return l;
+}
+
+static inline struct sockaddr_in loopback(int port)
+{
+    return (struct sockaddr_in){.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+}
+
 /* A port number as the string the API takes. */
 typedef struct port_str {
     char s[16];

@@ -52,31 +52,6 @@ static void drain_pipe(int rfd)
     }
 }
 
-/* A TCP socket listening on 127.0.0.1 on a free port. */
-static int tcp_listener(int *port)
-{
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l < 0)
-        return -errno;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 16) != 0 ||
-        getsockname(l, (struct sockaddr *)&a, &len) != 0) {
-        int err = -errno;
-        close(l);
-        return err;
-    }
-    *port = ntohs(a.sin_port);
-    return l;
-}
-
-static struct sockaddr_in loopback(int port)
-{
-    return (struct sockaddr_in){.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-}
-
 /* A UDP socket bound to 127.0.0.1 on a free port. */
 static int udp_socket(int *port)
 {
@@ -1032,6 +1007,76 @@ static void test_regular_file_pread_pwrite(void **state)
     run_ok(main_pread_pwrite, NULL);
 }
 
+/* What a partial read left is still readable, on a backend that received
+ * it ahead of the reads (io_uring's buffers) as on the others. */
+static int main_readable_after_partial_read(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE_CIO(cio_write(sv[0], "hello", 5), 5);
+    char c;
+    REQUIRE_CIO(cio_read(sv[1], &c, 1), 1);
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 5);
+    CHECK_CIO(cio_wait_readable(sv[1]), 0);
+    cio_timeout_exit(&tm);
+    char rest[8];
+    CHECK_CIO(cio_read(sv[1], rest, sizeof rest), 4);
+    CHECK(memcmp(rest, "ello", 4) == 0);
+    REQUIRE_CIO(cio_close(sv[0]), 0);
+    CHECK_CIO(cio_wait_readable(sv[1]), 0);
+    CHECK_CIO(cio_read(sv[1], rest, sizeof rest), 0);
+    REQUIRE_CIO(cio_close(sv[1]), 0);
+    return 0;
+}
+
+static void test_partial_read_leaves_descriptor_readable(void **state)
+{
+    (void)state;
+    run_ok(main_readable_after_partial_read, NULL);
+}
+
+static int main_open_fsync(void *arg)
+{
+    (void)arg;
+    char dir[] = "/tmp/cio-test-open-XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char path[64];
+    snprintf(path, sizeof path, "%s/f", dir);
+    REQUIRE_CIO(cio_open(path, O_RDONLY, 0), -ENOENT);
+    REQUIRE_CIO(cio_open(NULL, O_RDONLY, 0), -EINVAL);
+    int fd = cio_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    REQUIRE(fd >= 0);
+    CHECK(cloexec(fd));
+    REQUIRE_CIO(cio_open(path, O_RDWR | O_CREAT | O_EXCL, 0600), -EEXIST);
+    REQUIRE_CIO(cio_write(fd, "durable", 7), 7);
+    REQUIRE_CIO(cio_fsync(fd), 0);
+    char buf[8] = {0};
+    REQUIRE_CIO(cio_pread(fd, buf, sizeof buf, 0), 7);
+    CHECK(memcmp(buf, "durable", 7) == 0);
+    REQUIRE_CIO(cio_close(fd), 0);
+    REQUIRE_CIO(cio_fsync(fd), -EBADF);
+    REQUIRE_CIO(cio_fsync(-1), -EBADF);
+    /* A pipe cannot be synced. */
+    int p[2];
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE_CIO(cio_fsync(p[0]), -EINVAL);
+    REQUIRE_CIO(cio_close(p[0]), 0);
+    REQUIRE_CIO(cio_close(p[1]), 0);
+    REQUIRE(unlink(path) == 0 && rmdir(dir) == 0);
+    return 0;
+}
+
+static void test_open_and_fsync(void **state)
+{
+    (void)state;
+    run_ok(main_open_fsync, NULL);
+    /* Outside a task they do not run. */
+    assert_cio(cio_open("/", O_RDONLY, 0), -EPERM);
+    assert_cio(cio_fsync(0), -EPERM);
+}
+
 static int main_espipe(void *arg)
 {
     (void)arg;
@@ -1154,6 +1199,9 @@ static int main_file_pool(void *arg)
 static void test_regular_file_io_goes_through_pool(void **state)
 {
     (void)state;
+    /* io_uring reads and writes files through the ring (test_uring.c). */
+    if (backend_is_io_uring())
+        skip();
     run_ok(main_file_pool, NULL);
 }
 
@@ -1183,6 +1231,8 @@ int main(void)
         cmocka_unit_test(test_addr_without_len_is_einval),
         cmocka_unit_test(test_regular_file_pread_pwrite),
         cmocka_unit_test(test_pread_on_pipe_is_espipe),
+        cmocka_unit_test(test_open_and_fsync),
+        cmocka_unit_test(test_partial_read_leaves_descriptor_readable),
         cmocka_unit_test(test_regular_file_io_goes_through_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
