@@ -21,5 +21,8 @@ need_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# What building and testing cio needs on Debian 12.
-CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev)
+# What building and testing cio needs on Debian 12 (python3 runs
+# tools/cio-timeline).
+CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev python3)
+# What only the tests need: a browser that loads the timeline page.
+CIO_TEST_PACKAGES=(chromium)
