@@ -70,8 +70,9 @@ static int step_event_loop(void)
             "this thread and runs main_task as the loop's first task. The loop does one\n"
             "thing at a time: run what is ready, then ask the OS (epoll_wait) to sleep\n"
             "until the next timer is due or a descriptor is ready. Here main schedules a\n"
-            "callback and sleeps 0.1 s: watch main suspend, the loop run the callback,\n"
-            "poll with a 100 ms timeout, and the timer wake main.");
+            "callback (it runs on the loop itself, between tasks) and sleeps 0.1 s: in\n"
+            "the narration, main suspends on its timer, the loop polls epoll with a\n"
+            "100 ms timeout, and the due timer makes main ready again.");
     printf("  (this loop's backend: %s; CIO_BACKEND=poll picks ppoll instead)\n",
            cio_backend_name());
     cio_call_soon(on_loop, NULL);
@@ -248,12 +249,44 @@ typedef struct fetch {
     char status[64];
 } fetch;
 
+/* A TCP connection to 127.0.0.1:port. cio_tcp_connect would do (it takes a
+ * host name), but its name lookup on the thread pool and its Happy Eyeballs
+ * attempts, each a task, would crowd the narration: the tour connects to
+ * the address itself. Returns the descriptor or -errno. */
+static int connect_local(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int err = cio_connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    if (err < 0) {
+        cio_close(fd);
+        return err;
+    }
+    return fd;
+}
+
+/* True once reply[0..have) holds the headers and Content-Length bytes of
+ * body: the task stops reading there rather than wait once more for the
+ * server to close. */
+static bool response_complete(const char *reply, size_t have)
+{
+    const char *end = strstr(reply, "\r\n\r\n");
+    const char *length = strstr(reply, "Content-Length: ");
+    if (!end || !length || length > end)
+        return false;
+    size_t body = strtoul(length + strlen("Content-Length: "), NULL, 10);
+    return have >= (size_t)(end + 4 - reply) + body;
+}
+
 static int fetch_one(void *arg)
 {
     fetch *f = arg;
-    char port[8], line[128];
-    snprintf(port, sizeof port, "%d", f->port);
-    int fd = cio_tcp_connect("127.0.0.1", port);
+    char line[128];
+    int fd = connect_local(f->port);
     if (fd < 0)
         return fd;
     int len = snprintf(line, sizeof line, "GET /delay/%d HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
@@ -267,10 +300,14 @@ static int fetch_one(void *arg)
          * epoll reports fd readable and the loop switches back to it. */
         char reply[512];
         size_t have = 0;
-        while (have < sizeof reply - 1 &&
-               (n = cio_read(fd, reply + have, sizeof reply - 1 - have)) > 0)
+        reply[0] = '\0';
+        while (!response_complete(reply, have) && have < sizeof reply - 1 &&
+               (n = cio_read(fd, reply + have, sizeof reply - 1 - have)) > 0) {
             have += (size_t)n;
-        reply[have] = '\0';
+            reply[have] = '\0';
+        }
+        if (n >= 0 && !response_complete(reply, have))
+            n = CIO_EOF; /* the server closed before the whole response */
         snprintf(f->status, sizeof f->status, "%.*s", (int)strcspn(reply, "\r\n"), reply);
         snprintf(line, sizeof line, "response arrived on fd %d: %s", fd, f->status);
         if (n >= 0)
@@ -289,7 +326,8 @@ static int step_socket(void)
             "descriptor with epoll and sleeps in epoll_wait. Nobody polls the socket in\n"
             "a loop: when the response arrives, the kernel marks the socket readable,\n"
             "epoll_wait returns it, and the loop resumes the task waiting on that fd --\n"
-            "'fetch-fast' first, though it was started second.");
+            "'fetch-fast' first, though it was started second. Look for the lines\n"
+            "'epoll reported fd N readable -> task#M ready'.");
     http_server srv;
     int port = http_server_start(&srv);
     if (port < 0)
