@@ -101,6 +101,44 @@ check_page seed "$fixture" 4
 grep -q '"name":"task#2 A"' "$work/seed.html" && grep -q '"name":"task#3 B"' "$work/seed.html" ||
     fail "seed: the lanes of tasks A and B are not in the page"
 
+# Driven as a person would: wheel zoom, drag, keys, then a hover over B's
+# wait, whose description the tooltip must show.
+cat >"$work/drive.js" <<'EOF'
+<script>
+(function () {
+  var canvas = document.getElementById("canvas"), box = canvas.getBoundingClientRect();
+  function at(x, y) { return { clientX: box.left + x, clientY: box.top + y, bubbles: true, cancelable: true }; }
+  canvas.dispatchEvent(new WheelEvent("wheel", Object.assign({ deltaY: -400 }, at(300, 60))));
+  canvas.dispatchEvent(new MouseEvent("mousedown", at(300, 60)));
+  window.dispatchEvent(new MouseEvent("mousemove", at(340, 70)));
+  window.dispatchEvent(new MouseEvent("mouseup", at(340, 70)));
+  ["w", "s", "a", "d", "0"].forEach(function (k) {
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: k }));
+  });
+  window.cioTimeline.draw();
+  var lane = 3, t = 500000;   /* task#3 B, half-way through its 1 s sleep */
+  canvas.dispatchEvent(new MouseEvent("mousemove",
+    at(window.cioTimeline.x(t), window.cioTimeline.y(lane) + 13)));
+  document.documentElement.setAttribute("data-tooltip",
+    document.getElementById("tooltip").textContent.split("\n")[0]);
+})();
+</script>
+EOF
+if "$tool" "$fixture" -o "$work/driven.html" 2>/dev/null; then
+    sed -i -e "/<\/body>/e cat $work/drive.js" "$work/driven.html"
+    tag=$(show_page "$work/driven.html")
+    tooltip='task#3 B: wait: timer due at 1000.110 ms (waiting)'
+    if [ "$(attribute data-errors "$tag")" != 0 ]; then
+        fail "driven: script errors: $(attribute data-error-text "$tag")"
+    elif [ "$(attribute data-tooltip "$tag")" != "$tooltip" ]; then
+        fail "driven: hovering B's wait shows '$(attribute data-tooltip "$tag")', not '$tooltip'"
+    else
+        echo "ok: driven: zoom, drag, keys, then hover: $tooltip"
+    fi
+else
+    fail "driven: cio-timeline failed"
+fi
+
 # A cap on the drawn events: the page says what it left out, and still loads.
 check_page capped "$fixture" 4 --max-events 5
 grep -q 'Drawing the first 5 events of' "$work/capped.html" ||
