@@ -39,12 +39,12 @@
 
 extern char **environ;
 
-/* Explanations go to stdout, the tracer's narration to stderr: flushing
- * after each keeps the two in the order they happen on a terminal. */
+/* Explanations go to stdout (line-buffered, see main), the tracer's
+ * narration to stderr, so that the two interleave in the order they happen
+ * even through a pipe. */
 static void explain(const char *text)
 {
     printf("\n%s\n", text);
-    fflush(stdout);
 }
 
 static double t0;
@@ -52,7 +52,6 @@ static double t0;
 static void say(const char *who, const char *what)
 {
     printf("  [%6.3f s] %s: %s\n", cio_now() - t0, who, what);
-    fflush(stdout);
 }
 
 /* ------------------------------------------------- step 1: the event loop */
@@ -394,9 +393,9 @@ int main(void)
         perror("tour: setenv");
         return 1;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     printf("cio guided tour: what happens at `await`.\n"
            "Lines starting with [cio ...] are the loop narrating itself (CIO_TRACE=1).\n");
-    fflush(stdout);
     int r = cio_run(main_task, NULL);
     if (r != 0)
         return 1;
