@@ -5,13 +5,16 @@
 # The page reports what it did as attributes of <html> (data-errors,
 # data-lanes, data-ready), which `chromium --dump-dom` lets us read.
 #
-#   test_timeline.sh SOURCE_DIR [PROGRAM]
+#   test_timeline.sh SOURCE_DIR [PROGRAM [TOUR]]
 #
 # PROGRAM, if given, is a small cio program to trace with CIO_TRACE: its
-# real trace is drawn too. Exits 77 (skipped) when chromium is missing.
+# real trace is drawn too. TOUR is examples/tour: run in a scratch folder,
+# it must narrate the OS reporting a response and leave a tour.html that
+# loads. Exits 77 (skipped) when chromium is missing.
 set -uo pipefail
-src=${1:?usage: test_timeline.sh SOURCE_DIR [PROGRAM]}
+src=${1:?usage: test_timeline.sh SOURCE_DIR [PROGRAM [TOUR]]}
 program=${2:-}
+tour=${3:-}
 tool=$src/tools/cio-timeline
 fixture=$src/tests/data/trace-seed.json
 work=$(mktemp -d)
@@ -73,18 +76,31 @@ attribute() {
     sed -n "s/.* $1=\"\\([^\"]*\\)\".*/\\1/p" <<<"$2"
 }
 
+# lanes_in TRACE: how many lanes (thread_name records) a trace declares.
+lanes_in() {
+    python3 -c 'import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+print(len({e["tid"] for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"}))' "$1"
+}
+
 # check_page NAME TRACE LANES [TOOL_ARGS...]: draws TRACE and checks the page
-# in Chromium: no script error, LANES lanes. With $inject set, that file is
-# put into the page before </body> first; with $tooltip set, the page must
-# end with the tooltip's first line equal to it.
+# (see load_page).
 check_page() {
     local name=$1 trace=$2 lanes=$3
     shift 3
-    local page=$work/$name.html tag
-    if ! "$tool" "$trace" -o "$page" "$@" 2>"$work/$name.log"; then
+    if ! "$tool" "$trace" -o "$work/$name.html" "$@" 2>"$work/$name.log"; then
         fail "$name: cio-timeline failed: $(cat "$work/$name.log")"
         return 1
     fi
+    load_page "$name" "$work/$name.html" "$lanes"
+}
+
+# load_page NAME PAGE LANES: checks the page in Chromium: no script error,
+# LANES lanes. With $inject set, that file is put into the page before
+# </body> first; with $tooltip set, the page must end with the tooltip's
+# first line equal to it.
+load_page() {
+    local name=$1 page=$2 lanes=$3 tag
     [ -n "${inject:-}" ] && sed -i -e "/<\/body>/e cat $inject" "$page"
     tag=$(show_page "$page")
     if [ "$(attribute data-ready "$tag")" != yes ]; then
@@ -149,11 +165,23 @@ if [ -n "$program" ]; then
     if [ ! -s "$work/real.json" ]; then
         fail "CIO_TRACE=$work/real.json $program wrote no trace"
     else
-        lanes=$(python3 -c 'import json,sys
-events = json.load(open(sys.argv[1]))["traceEvents"]
-print(len({e["tid"] for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"}))' \
-            "$work/real.json")
-        check_page real "$work/real.json" "$lanes"
+        check_page real "$work/real.json" "$(lanes_in "$work/real.json")"
+    fi
+fi
+
+# The guided tour: its narration shows the OS reporting a socket readable
+# and the loop making the task that waits on it ready; its page loads.
+if [ -n "$tour" ]; then
+    mkdir "$work/tour"
+    if ! (cd "$work/tour" && timeout 60 "$tour" >stdout.txt 2>stderr.txt); then
+        fail "the tour failed: $(cat "$work/tour/stdout.txt" "$work/tour/stderr.txt")"
+    elif ! grep -q -E 'fd [0-9]+ readable -> task#[0-9]+' "$work/tour/stderr.txt" ||
+        ! grep -q -E '"fetch-(slow|fast)" resumed \(woken by fd [0-9]+ readable' \
+            "$work/tour/stderr.txt"; then
+        fail "the tour's narration does not show a response reported: $(cat "$work/tour/stderr.txt")"
+    else
+        echo "ok: tour: $(grep -m1 -E 'fd [0-9]+ readable -> task#' "$work/tour/stderr.txt")"
+        load_page tour "$work/tour/tour.html" "$(lanes_in "$work/tour/tour.json")"
     fi
 fi
 
