@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-need_packages "${CIO_BUILD_PACKAGES[@]}"
+need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_TOOL_PACKAGES[@]}"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_TESTS=OFF >/dev/null
 cmake --build build -j"$(nproc)" --target tour >/dev/null

@@ -3,6 +3,11 @@
 #
 #   need_packages PKG...    installs what is missing (as root, non-interactive)
 
+# tools/cio-timeline, which the demo and the tests run, is a python3 script;
+# the tests load the page it writes in headless Chromium.
+CIO_TOOL_PACKAGES=(python3)
+CIO_TEST_PACKAGES=(chromium)
+
 need_packages() {
     local missing=()
     local pkg
@@ -21,8 +26,5 @@ need_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# What building and testing cio needs on Debian 12 (python3 runs
-# tools/cio-timeline).
-CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev python3)
-# What only the tests need: a browser that loads the timeline page.
-CIO_TEST_PACKAGES=(chromium)
+# What building and testing cio needs on Debian 12.
+CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev)
