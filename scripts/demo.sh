@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# demo.sh — builds cio and runs the seed examples: two tasks awaited one
-# after the other (3 s), then the same two as concurrent tasks (2 s).
+# demo.sh — builds cio and runs the guided tour (examples/tour.c): the event
+# loop, two sleeps awaited one after the other (3 s), the same two as tasks
+# (2 s), and an await on a real socket to a local HTTP server, each step
+# narrated by the loop itself (CIO_TRACE=1). The tour leaves its trace,
+# build/tour.json, and the timeline page drawn from it, build/tour.html.
 # Installs the Debian packages it needs if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-need_packages "${CIO_BUILD_PACKAGES[@]}"
+need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_TOOL_PACKAGES[@]}"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target sequential concurrent >/dev/null
+cmake --build build -j"$(nproc)" --target tour >/dev/null
 
-echo "== examples/sequential.c: await A, then await B =="
-./build/examples/sequential
+cd build
+./examples/tour
 echo
-echo "== examples/concurrent.c: cio_create_task both, then await =="
-./build/examples/concurrent
+echo "The timeline: $PWD/tour.html"

@@ -3,6 +3,11 @@
 #
 #   need_packages PKG...    installs what is missing (as root, non-interactive)
 
+# tools/cio-timeline, which the demo and the tests run, is a python3 script;
+# the tests load the page it writes in headless Chromium.
+CIO_TOOL_PACKAGES=(python3)
+CIO_TEST_PACKAGES=(chromium)
+
 need_packages() {
     local missing=()
     local pkg

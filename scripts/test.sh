@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-need_packages "${CIO_BUILD_PACKAGES[@]}" || exit 1
+need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_TOOL_PACKAGES[@]}" "${CIO_TEST_PACKAGES[@]}" || exit 1
 
 jobs=$(nproc)
 total_passed=0
