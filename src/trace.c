@@ -67,6 +67,9 @@ struct cio__trace {
     int64_t run_start_ns;
     /* The poll in progress: when it began and its timeout. */
     int64_t poll_start_ns, poll_timeout_ns;
+    /* The descriptor cio__trace_fd_ready last told of in this poll (-1:
+     * none): the wake-ups it causes are already in its line. */
+    int fd_line;
     /* The line being narrated, and a JSON event's name being made. */
     char line[LINE_MAX_BYTES];
     char name[256];
@@ -264,6 +267,7 @@ void cio__trace_loop_open(cio_loop *loop)
             fprintf(stderr, "cio: trace: out of memory; running untraced\n");
         } else {
             tr->t0 = loop->counters.started_ns;
+            tr->fd_line = -1;
             if (parse_destinations(tr, loop, env)) {
                 loop->trace = tr;
                 trace_loop_started(tr, loop);
@@ -504,11 +508,19 @@ void cio__trace_wake(cio__waiter *w, int result)
      * a line here; readiness gets its from cio__trace_fd_ready, tasks are
      * named when the woken one resumes. */
     cio__text s;
-    if (!loop->current && w->kind == CIO__WAIT_IO && result != -ECANCELED &&
-        result != -ETIMEDOUT) {
-        if (loop_line(tr, &s, now, "", loop->backend->name, " reported fd ")) {
-            cio__text_i64(&s, (int64_t)(intptr_t)w->object);
-            cio__text_str(&s, ": its operation completed -> ");
+    bool on_fd = w->kind == CIO__WAIT_IO || w->kind == CIO__WAIT_READABLE ||
+                 w->kind == CIO__WAIT_WRITABLE;
+    if (on_fd && !loop->current && result != -ECANCELED && result != -ETIMEDOUT) {
+        /* A completion, or readiness a backend found without a report
+         * (io_uring's receive ahead of the read): the line fd_ready would
+         * have made. */
+        int fd = (int)(intptr_t)w->object;
+        if (fd != tr->fd_line &&
+            loop_line(tr, &s, now, "", loop->backend->name, " reported fd ")) {
+            cio__text_i64(&s, fd);
+            cio__text_str(&s, w->kind == CIO__WAIT_IO         ? ": its operation completed -> "
+                              : w->kind == CIO__WAIT_READABLE ? " readable -> "
+                                                              : " writable -> ");
             put_task(&s, t);
             cio__text_str(&s, " ready");
             line_end(&s);
@@ -538,6 +550,7 @@ void cio__trace_poll_begin(cio_loop *loop, int64_t timeout_ns)
         return;
     int64_t now = cio__clock_ns();
     tr->poll_start_ns = now;
+    tr->fd_line = -1;
     tr->poll_timeout_ns = timeout_ns;
     cio__text s;
     if (loop_line(tr, &s, now, "polling ", loop->backend->name, "")) {
@@ -598,7 +611,10 @@ void cio__trace_fd_ready(cio_loop *loop, int fd, unsigned events, cio__fd_state 
 {
     cio__trace *tr = loop->trace;
     cio__text s;
-    if (!tr || !loop_line(tr, &s, cio__clock_ns(), "", loop->backend->name, " reported fd "))
+    if (!tr)
+        return;
+    tr->fd_line = fd;
+    if (!loop_line(tr, &s, cio__clock_ns(), "", loop->backend->name, " reported fd "))
         return;
     cio__text_i64(&s, fd);
     if (fd == loop->posted.wake_fd) {

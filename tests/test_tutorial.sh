@@ -4,11 +4,16 @@
 # program that compiles against cio with the project's warnings and runs to
 # exit status 0.
 #
-#   test_tutorial.sh SOURCE_DIR CC LIBCIO
+#   test_tutorial.sh SOURCE_DIR CC LIBCIO [DEP_LDFLAGS...]
+#
+# DEP_LDFLAGS: what libcio.a itself links with (OpenSSL, libcurl, liburing).
 set -uo pipefail
-src=${1:?usage: test_tutorial.sh SOURCE_DIR CC LIBCIO}
-cc=${2:?usage: test_tutorial.sh SOURCE_DIR CC LIBCIO}
-libcio=${3:?usage: test_tutorial.sh SOURCE_DIR CC LIBCIO}
+usage="usage: test_tutorial.sh SOURCE_DIR CC LIBCIO [DEP_LDFLAGS...]"
+src=${1:?$usage}
+cc=${2:?$usage}
+libcio=${3:?$usage}
+shift 3
+dep_ldflags=("$@")
 tutorial=$src/docs/tutorial.md
 header=$src/include/cio.h
 work=$(mktemp -d)
@@ -46,7 +51,8 @@ for block in "${blocks[@]}"; do
     name=$(basename "$block" .c)
     if ! "$cc" -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wwrite-strings -Werror -I"$src/include" \
-        -o "$work/$name" "$block" "$libcio" -lpthread -lm 2>"$work/$name.log"; then
+        -o "$work/$name" "$block" "$libcio" "${dep_ldflags[@]}" -lpthread -lm \
+        2>"$work/$name.log"; then
         echo "FAIL: $name (the tutorial's code block number ${name#block}) does not compile:"
         cat "$work/$name.log"
         failures=$((failures + 1))
