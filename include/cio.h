@@ -577,7 +577,7 @@ CIO_EXTERN int cio_wait_writable(int fd);
  *   data received earlier waits in the loop's buffers).
  * On io_uring a stream socket's data is received ahead into the loop's
  *   buffers: once cio_read has been used on it, read it only with cio_read
- *   (or a cio_stream), never read(2), or bytes come out of order. */
+ *   (or a cio_stream), never read(2), or bytes come out of order.
  * Cancellation: nothing has been read when -ECANCELED is returned (a read
  *   the kernel completed before it could be cancelled returns its count). */
 CIO_EXTERN ssize_t cio_read(int fd, void *buf, size_t n);
