@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "loop.h"
-#include "overflow.h"
-#include "trace.h"
+#include "core/overflow.h"
+#include "observe/trace.h"
 
 __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
 

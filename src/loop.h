@@ -9,12 +9,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "backend.h"
-#include "callback.h"
-#include "fd.h"
-#include "scheduler.h"
-#include "stack.h"
-#include "timer.h"
+#include "io/backend.h"
+#include "core/callback.h"
+#include "io/fd.h"
+#include "core/scheduler.h"
+#include "core/stack.h"
+#include "core/timer.h"
 
 /* An optional module's state for one loop (curl.c's multi handle): made
  * when the module is first used on the loop, closed with the loop. */

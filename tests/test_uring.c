@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-/* Internal (src/backend.c), reachable since the tests link the static
+/* Internal (src/io/backend.c), reachable since the tests link the static
  * library: "io_uring: <features>; sq N; nobufs N; overflows N". */
 const char *cio__backend_describe(cio_loop *loop);
 

@@ -32,7 +32,7 @@
  * environment to FE_DFL_ENV, so that every task starts with the default one
  * as the contract says.
  */
-#include "../internal.h"
+#include "internal.h"
 
 #include <fenv.h>
 #include <pthread.h>
@@ -40,7 +40,7 @@
 #include <string.h>
 #include <ucontext.h>
 
-#include "../ctx.h"
+#include "core/ctx.h"
 
 /* Where cio__ctx_prepare puts a new context's ucontext_t: aligned for the
  * type, and for the 16-byte stack alignment every supported ABI wants. */

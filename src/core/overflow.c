@@ -1,0 +1,99 @@
+/* overflow.c — stack overflow into a guard page: name the task, stop.
+ *
+ * A SIGSEGV handler, installed once per process on an alternate signal
+ * stack, checks whether the faulting address lies in the guard page of the
+ * task running on this thread. If so it writes a message naming the task
+ * and its stack size (with async-signal-safe calls only) and aborts. Any
+ * other fault goes to the handler that was there before, or kills the
+ * process as SIGSEGV would have. Sanitizer builds leave SIGSEGV to the
+ * sanitizer, which reports overflows itself.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "core/overflow.h"
+#include "text.h"
+
+#if !CIO__ASAN && !CIO__TSAN
+static struct sigaction previous;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static __thread void *alt_stack;
+static __thread stack_t old_alt_stack;
+
+static void on_segv(int sig, siginfo_t *info, void *uctx)
+{
+    cio_loop *loop = cio__loop;
+    cio_task *t = loop ? loop->current : NULL;
+    if (t && cio__stack_in_guard(&t->live->stack, info->si_addr)) {
+        char buf[256];
+        cio__text msg = cio__text_on(buf, sizeof buf);
+        cio__text_str(&msg, "cio: fatal: stack overflow in task '");
+        if (t->name) {
+            cio__text_str(&msg, t->name);
+        } else {
+            cio__text_str(&msg, "task-");
+            cio__text_u64(&msg, t->id);
+        }
+        cio__text_str(&msg, "' (stack size ");
+        cio__text_u64(&msg, cio__stack_size(&t->live->stack));
+        cio__text_str(&msg, " bytes): it ran into its guard page; give it a larger "
+                            "cio_task_opts.stack_size\n");
+        ssize_t w = write(STDERR_FILENO, msg.buf, msg.len);
+        (void)w;
+        abort();
+    }
+    if (previous.sa_flags & SA_SIGINFO) {
+        previous.sa_sigaction(sig, info, uctx);
+    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(sig);
+    } else {
+        /* Returning re-runs the faulting instruction, which now kills the
+         * process the ordinary way (and dumps core where enabled). */
+        signal(SIGSEGV, SIG_DFL);
+    }
+}
+
+static void install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &previous);
+}
+
+void cio__overflow_guard_begin(void)
+{
+    pthread_once(&install_once, install);
+    stack_t current;
+    if (sigaltstack(NULL, &current) == 0 && !(current.ss_flags & SS_DISABLE))
+        return; /* the application gave this thread one already */
+    size_t size = CIO__MAX((size_t)sysconf(_SC_SIGSTKSZ), (size_t)64 * 1024);
+    alt_stack = malloc(size);
+    if (!alt_stack)
+        return;
+    stack_t ss = {.ss_sp = alt_stack, .ss_size = size, .ss_flags = 0};
+    if (sigaltstack(&ss, &old_alt_stack) != 0) {
+        free(alt_stack);
+        alt_stack = NULL;
+    }
+}
+
+void cio__overflow_guard_end(void)
+{
+    if (!alt_stack)
+        return;
+    sigaltstack(&old_alt_stack, NULL);
+    free(alt_stack);
+    alt_stack = NULL;
+}
+#else
+void cio__overflow_guard_begin(void) {}
+void cio__overflow_guard_end(void) {}
+#endif

@@ -1,0 +1,432 @@
+/* scheduler.c — the ready queue, the one wait primitive, and switching.
+ *
+ * Owns what runs next and how the CPU gets there, and the wait primitive
+ * with what interrupts it (cio_cancel, a failing task group's hold on its
+ * parent, deadlines, sleep, yield). A task that suspends switches straight
+ * to the next ready task when there is one in the current batch (one
+ * context switch per hand-off), and to the loop otherwise. Does not own
+ * what tasks are (task.c) nor what they wait on (each object's file).
+ *
+ * Budget: asyncio runs one batch (what was ready when the step began) and
+ * then polls the OS. Here the ready queue runs on in FIFO order, which is
+ * the same order, until RUN_BUDGET runs have happened, and only then polls.
+ * That keeps a system call off the path of every yield, while I/O is still
+ * looked at at least every RUN_BUDGET runs (as often as asyncio does with
+ * that many ready tasks).
+ */
+#include "internal.h"
+
+#include <math.h>
+
+#include "loop.h"
+#include "observe/trace.h"
+
+#define RUN_BUDGET 128
+
+void cio__sched_push(cio__runnable *r)
+{
+    cio_loop *loop = cio__loop;
+    r->next = NULL;
+    if (loop->ready_tail)
+        loop->ready_tail->next = r;
+    else
+        loop->ready_head = r;
+    loop->ready_tail = r;
+}
+
+static cio__runnable *ready_pop(cio_loop *loop)
+{
+    cio__runnable *r = loop->ready_head;
+    loop->ready_head = r->next;
+    if (!loop->ready_head)
+        loop->ready_tail = NULL;
+    return r;
+}
+
+bool cio__sched_has_ready(void) { return cio__loop->ready_head != NULL; }
+
+/* Takes the head of the ready queue while the budget of runs between two
+ * looks at the OS lasts; NULL when the loop must take over. */
+static inline cio__runnable *budget_next(cio_loop *loop)
+{
+    if (!loop->ready_head || loop->runs_budget == 0)
+        return NULL;
+    loop->runs_budget--;
+    return ready_pop(loop);
+}
+
+/* Stack overflow with only a canary to catch it: stop, naming the task. */
+__attribute__((noreturn, cold, noinline)) static void canary_overwritten(cio_task *t)
+{
+    CIO__PANIC("stack overflow in task '%s' (stack size %zu bytes): the canary below its "
+               "stack was overwritten; give it a larger cio_task_opts.stack_size",
+               cio_task_name(t), cio__stack_size(&t->live->stack));
+}
+
+/* Inline: it runs at every switch, and for a guarded stack it is one test. */
+static inline __attribute__((always_inline)) void check_canary(cio_task *t)
+{
+    if (CIO__UNLIKELY(!cio__stack_intact(&t->live->stack)))
+        canary_overwritten(t);
+}
+
+/* Makes t, which has not started, running on `stack`: its live state goes
+ * at the top of the stack, and its frames will start below it. Returns
+ * where they start. Flattened: every task start passes here, and a call to
+ * stack.c for the start address cost W1 1 % of its instructions. */
+__attribute__((flatten)) static void *task_go_live(cio_task *t, const cio__stack *stack)
+{
+    char *start = cio__stack_start(stack);
+    cio__task_live *live =
+        (cio__task_live *)((uintptr_t)(start - sizeof(cio__task_live)) & ~(uintptr_t)15);
+    live->fn = t->fn;
+    live->arg = t->arg;
+    live->deadline = INT64_MAX;
+    live->scope = NULL;
+    live->waiter = NULL;
+    live->stack = *stack;
+    live->shield_depth = 0;
+    live->failing_groups = 0;
+    live->trace_note = 0;
+    t->live = live;
+    t->state = CIO__TASK_RUNNING;
+    return live;
+}
+
+/* A task that finishes without having run. Out of line: the common path
+ * of task_make_startable then keeps fewer registers. */
+static __attribute__((cold, noinline)) bool task_finish_unstarted(cio_loop *loop, cio_task *t,
+                                                                  int result)
+{
+    loop->counters.unstarted++;
+    CIO__TRACE(loop, cio__trace_task_unstarted(t, result));
+    cio__task_finish(t, result);
+    return false;
+}
+
+/* Gives a task a stack and a first frame, or finishes it at once if it was
+ * cancelled before it ran (or no stack can be had). False if it finished. */
+static bool task_make_startable(cio_loop *loop, cio_task *t)
+{
+    if (t->cancel_requested)
+        return task_finish_unstarted(loop, t, -ECANCELED);
+    cio__stack stack = {.size = t->stack_size};
+    int err = cio__stack_alloc(&loop->stacks, &stack);
+    if (err)
+        return task_finish_unstarted(loop, t, err);
+    void *frames = task_go_live(t, &stack);
+    cio__task_live *live = t->live;
+    live->ctx.sp = cio__ctx_prepare(frames, cio__task_entry, t);
+#if CIO__ASAN
+    live->ctx.asan_fake_stack = NULL;
+    live->ctx.stack_bottom = cio__stack_low(&stack);
+    live->ctx.stack_size = cio__stack_size(&stack);
+#endif
+#if CIO__TSAN
+    live->ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
+    return true;
+}
+
+/* After every switch lands: a task that finished on the stack we just left
+ * can now give that stack back. */
+static inline void release_dead(cio_loop *loop)
+{
+    cio_task *t = loop->dead;
+    if (CIO__LIKELY(!t))
+        return;
+    loop->dead = NULL;
+    /* Copied out first: the live state is on the stack being given back. */
+    cio__stack stack = t->live->stack;
+#if CIO__TSAN
+    __tsan_destroy_fiber(t->live->ctx.tsan_fiber);
+#endif
+    t->live = NULL;
+    cio__stack_free(&loop->stacks, &stack);
+    if (t->detached)
+        cio__task_free(t);
+}
+
+/* The next task that can be switched to directly from a task, or NULL if
+ * the loop must run next (batch over, budget spent, or a callback is at the
+ * head: callbacks run on the loop's stack, never on a task's). */
+static inline cio_task *next_task_direct(cio_loop *loop)
+{
+    for (;;) {
+        cio__runnable *head = loop->ready_head;
+        if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
+            return NULL;
+        /* Starting a task may need a fresh chunk of stacks (mmap, malloc):
+         * too deep for a suspending task's possibly tiny stack. Only a
+         * stack from the hot cache is taken here; otherwise the loop starts
+         * it on its own stack. */
+        cio_task *t = (cio_task *)head;
+        if (CIO__LIKELY(t->state == CIO__TASK_RUNNING)) {
+            budget_next(loop);
+            return t;
+        }
+        if (!t->cancel_requested && !cio__stack_cached(&loop->stacks, t->stack_size))
+            return NULL;
+        budget_next(loop);
+        if (task_make_startable(loop, t))
+            return t;
+    }
+}
+
+/* Switches away from the running task `self`, which has already queued
+ * itself somewhere (or finished); returns when it is resumed. */
+static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, cio_task *self,
+                                                          bool dying)
+{
+    check_canary(self);
+    cio_task *next = next_task_direct(loop);
+    loop->current = next;
+    /* A task that yields while nothing else is ready is next in line
+     * itself: it just goes on. (Switching to itself would load the stack
+     * pointer saved at its previous switch, not the current one.) */
+    if (next == self)
+        return;
+    /* A direct switch is between untraced tasks only (CIO__RUN_TASK_TRACED):
+     * the trace hook is on the way to the loop alone. */
+    if (next) {
+        cio__ctx_jump(&self->live->ctx, &next->live->ctx, dying);
+    } else {
+        CIO__TRACE(loop, cio__trace_switch(loop, self, NULL, dying));
+        cio__ctx_jump(&self->live->ctx, &loop->ctx, dying);
+    }
+    release_dead(loop);
+}
+
+#if CIO__CTX_HAS_RESTART
+/* A finishing task whose successor in the ready queue has not started yet
+ * and wants a stack of the same size gives it its own: the successor
+ * starts at the top of it, with no stack taken from the pool, none given
+ * back, and no switch (a third of the cost of a short-lived task). */
+static void hand_stack_to_successor(cio_loop *loop, cio_task *t)
+{
+    cio__runnable *head = loop->ready_head;
+    /* Tasks of a traced loop are not CIO__RUN_TASK: a task's end and the
+     * next one's start are then two events, on two stacks (debug mode
+     * paints a fresh one). */
+    if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
+        return;
+    cio_task *next = (cio_task *)head;
+    if (next->state != CIO__TASK_NEW || next->cancel_requested || next->stack_size != t->stack_size)
+        return;
+    check_canary(t);
+    budget_next(loop);
+    cio__stack stack = t->live->stack;
+    t->live = NULL;
+    if (t->detached)
+        cio__task_free(t);
+    void *frames = task_go_live(next, &stack);
+    loop->current = next;
+    cio__ctx_restart(frames, cio__task_entry, next);
+}
+#endif
+
+void cio__sched_exit_task(cio_task *t)
+{
+    cio_loop *loop = cio__loop;
+#if CIO__CTX_HAS_RESTART
+    hand_stack_to_successor(loop, t);
+#endif
+    loop->dead = t;
+    switch_away(loop, t, true);
+    CIO__PANIC("finished task '%s' was resumed", cio_task_name(t));
+}
+
+void cio__sched_entered(void) { release_dead(cio__loop); }
+
+void cio__sched_run_ready(void)
+{
+    cio_loop *loop = cio__loop;
+    loop->runs_budget = RUN_BUDGET;
+    cio__runnable *r;
+    while ((r = budget_next(loop))) {
+        if (r->kind == CIO__RUN_CALLBACK) {
+            cio__callback_run(r);
+            continue;
+        }
+        cio_task *t = (cio_task *)r;
+        if (t->state != CIO__TASK_RUNNING && !task_make_startable(loop, t))
+            continue;
+        loop->current = t;
+        CIO__TRACE(loop, cio__trace_switch(loop, NULL, t, false));
+        cio__ctx_jump(&loop->ctx, &t->live->ctx, false);
+        loop->current = NULL;
+        release_dead(loop);
+    }
+    /* Runs are counted per batch rather than per switch: what the budget
+     * lost is what ran. */
+    loop->counters.runs += RUN_BUDGET - loop->runs_budget;
+}
+
+/* ------------------------------------------------------------- waiting */
+
+int cio__sched_checkpoint(void)
+{
+    cio_loop *loop = cio__loop;
+    cio_task *t = loop ? loop->current : NULL;
+    if (!t)
+        return -EPERM;
+    if (t->cancel_requested && t->live->shield_depth == 0)
+        return -ECANCELED;
+    if (CIO__UNLIKELY(t->live->deadline != INT64_MAX) && t->live->deadline <= cio__clock_ns())
+        return -ETIMEDOUT;
+    return 0;
+}
+
+
+static void end_wait_early(cio__waiter *w)
+{
+    if (w->unlink)
+        w->unlink(w);
+}
+
+const char *cio__wait_kind_name(cio__wait_kind kind)
+{
+    switch (kind) {
+#define CIO__WAIT_KIND_NAME(name, text)                                                            \
+    case CIO__WAIT_##name:                                                                         \
+        return text;
+        CIO__WAIT_KINDS(CIO__WAIT_KIND_NAME)
+#undef CIO__WAIT_KIND_NAME
+    }
+    return "something unknown";
+}
+
+/* A wait's timer: the earlier of its own deadline (a sleep, which ends
+ * normally) and the scopes' (a timeout). */
+static void wait_timer_fired(void *arg)
+{
+    cio__waiter *w = arg;
+    w->timer = 0;
+    /* Woken by its object already, and not yet run (cio__wait cancels the
+     * timer once it runs): the wait has ended, and calling the unlink hook
+     * again would undo what the waker did. */
+    if (w->task->live->waiter != w)
+        return;
+    int result = w->own_deadline < w->scope_deadline ? 0 : -ETIMEDOUT;
+    end_wait_early(w);
+    cio__wake(w, result);
+}
+
+int cio__wait(cio__waiter *w)
+{
+    cio_loop *loop = cio__loop;
+    cio_task *t = w->task;
+    if (w->cancellable) {
+        int err = cio__checkpoint();
+        if (err) {
+            end_wait_early(w);
+            return err;
+        }
+        w->scope_deadline = t->live->deadline;
+    }
+    int64_t first = CIO__MIN(w->own_deadline, w->scope_deadline);
+    if (first != INT64_MAX) {
+        w->timer = cio__timer_start(first, wait_timer_fired, w);
+        if (!w->timer) {
+            end_wait_early(w);
+            return -ENOMEM;
+        }
+    }
+    t->live->waiter = w;
+    switch_away(loop, t, false);
+    if (w->timer) {
+        cio__handle_cancel(w->timer);
+        w->timer = 0;
+    }
+    /* Cancelled after a timeout woke it but before it ran again: both
+     * hold, and the contract says cancellation wins. */
+    if (CIO__UNLIKELY(w->result == -ETIMEDOUT) && w->cancellable && t->cancel_requested &&
+        t->live->shield_depth == 0)
+        return -ECANCELED;
+    return w->result;
+}
+
+void cio__wake(cio__waiter *w, int result)
+{
+    cio_task *t = w->task;
+    if (t->live->waiter != w)
+        return;
+    t->live->waiter = NULL;
+    w->result = result;
+    CIO__TRACE(cio__loop, cio__trace_wake(w, result));
+    cio__sched_push(&t->run);
+}
+
+int cio_yield(void)
+{
+    int err = cio__checkpoint();
+    if (err)
+        return err;
+    cio_loop *loop = cio__loop;
+    cio_task *t = loop->current;
+    cio__sched_push(&t->run);
+    switch_away(loop, t, false);
+    /* Cancelled while it sat in the ready queue: report it here, as asyncio
+     * raises CancelledError out of sleep(0). */
+    if (CIO__UNLIKELY(t->cancel_requested) && t->live->shield_depth == 0)
+        return -ECANCELED;
+    return 0;
+}
+
+int cio_sleep(double seconds)
+{
+    if (isnan(seconds) || seconds < 0)
+        return cio__loop && cio__loop->current ? -EINVAL : -EPERM;
+    if (seconds == 0)
+        return cio_yield();
+    int err = cio__sched_checkpoint();
+    if (err)
+        return err;
+    cio__waiter w;
+    cio__waiter_init(&w, CIO__WAIT_SLEEP, NULL, NULL);
+    w.own_deadline = cio__deadline_after(seconds);
+    return cio__wait(&w);
+}
+
+/* Ends t's current wait with -ECANCELED, if it is parked in one that a
+ * cancellation may interrupt. */
+static void interrupt_wait(cio_task *t)
+{
+    if (t->state != CIO__TASK_RUNNING)
+        return; /* not started: it finishes cancelled when its turn comes */
+    cio__waiter *w = t->live->waiter;
+    if (w && w->cancellable && t->live->shield_depth == 0) {
+        end_wait_early(w);
+        cio__wake(w, -ECANCELED);
+    }
+}
+
+int cio_cancel(cio_task *t)
+{
+    if (!t)
+        return -EINVAL;
+    cio__task_check_handle(t, "cio_cancel");
+    if (t->state == CIO__TASK_DONE)
+        return -EALREADY;
+    t->cancel_requested |= CIO__CANCEL_TASK;
+    interrupt_wait(t);
+    return 0;
+}
+
+void cio__sched_group_cancel(cio_task *parent)
+{
+    /* A parent that returned without waiting for its group (a leak the
+     * docs warn of) has nothing left to interrupt. */
+    if (parent->state != CIO__TASK_RUNNING)
+        return;
+    parent->live->failing_groups++;
+    parent->cancel_requested |= CIO__CANCEL_GROUP;
+    interrupt_wait(parent);
+}
+
+void cio__sched_group_lift(cio_task *parent)
+{
+    CIO__ASSERT(parent->live->failing_groups > 0);
+    if (--parent->live->failing_groups == 0)
+        parent->cancel_requested &= (uint8_t)~CIO__CANCEL_GROUP;
+}

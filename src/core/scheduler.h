@@ -1,0 +1,271 @@
+/* scheduler.h — tasks, the ready queue and the one wait primitive.
+ *
+ * Every suspending call in the library parks its task through cio__wait and
+ * is woken through cio__wake (scheduler.c): that is where cancellation,
+ * timeouts, and the choice of what runs next are handled, once.
+ */
+#ifndef CIO_SCHED_H
+#define CIO_SCHED_H
+
+#include "core/ctx.h"
+#include "internal.h"
+#include "list.h"
+#include "core/stack.h"
+
+/* Something the loop can run: a task to resume or a callback to call. The
+ * ready queue is a singly-linked FIFO of these. */
+typedef struct cio__runnable {
+    /* Next in the ready queue (NULL at the tail). */
+    struct cio__runnable *next;
+    /* CIO__RUN_TASK or CIO__RUN_CALLBACK: which struct this is embedded in. */
+    uint8_t kind;
+} cio__runnable;
+
+/* CIO__RUN_TASK_TRACED: a task of a traced loop (trace.c marks it when it
+ * is created). It is never switched to directly from another task, nor
+ * handed a stack, so every switch in a traced loop passes through the
+ * loop, where the trace hooks are, and the direct path carries none. */
+enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2, CIO__RUN_TASK_TRACED = 3 };
+
+/* What a parked task waits on, and how traces, dumps and the deadlock
+ * report name it: X(NAME, description). An X-macro, so that the enum and the
+ * names cannot drift apart. The comment beside each says what the waiter's
+ * object is. */
+#define CIO__WAIT_KINDS(X)                                                                         \
+    X(YIELD, "nothing (it yielded)")     /* NULL: it is ready again */                             \
+    X(SLEEP, "a sleep")                  /* NULL: its own timer */                                 \
+    X(READABLE, "a readable descriptor") /* the fd, as intptr_t */                                 \
+    X(WRITABLE, "a writable descriptor") /* the fd, as intptr_t */                                 \
+    X(TASK, "a task")                    /* the awaited task (or the first of several) */          \
+    X(THREAD, "a thread-pool job")       /* the job */                                             \
+    X(IO, "an I/O operation")            /* the fd, as intptr_t (-1: none, an open) */             \
+    X(EVENT, "an event")                 /* the cio_event */                                       \
+    X(LOCK, "a lock")                    /* the cio_lock */                                        \
+    X(COND, "a condition")               /* the cio_cond */                                        \
+    X(SEM, "a semaphore")                /* the cio_sem */                                         \
+    X(BARRIER, "a barrier")              /* the cio_barrier */                                     \
+    X(QUEUE_GET, "a queue (get)")        /* the cio_queue */                                       \
+    X(QUEUE_PUT, "a queue (put)")        /* the cio_queue */                                       \
+    X(QUEUE_JOIN, "a queue (join)")      /* the cio_queue */                                       \
+    X(FUTURE, "a future")                /* the cio_future */                                      \
+    X(GROUP, "a task group's children")  /* the cio_taskgroup */                                   \
+    X(TRANSFER, "an HTTP transfer")      /* the CURL easy handle (curl.c) */
+
+typedef enum cio__wait_kind {
+#define CIO__WAIT_KIND_ENUM(name, text) CIO__WAIT_##name,
+    CIO__WAIT_KINDS(CIO__WAIT_KIND_ENUM)
+#undef CIO__WAIT_KIND_ENUM
+} cio__wait_kind;
+
+/* "a lock", "a readable descriptor"...: for dumps and reports. */
+const char *cio__wait_kind_name(cio__wait_kind kind);
+
+/* Why a task's suspending calls return -ECANCELED (cio_task.cancel_requested
+ * is a set of these). CANCEL_TASK is cio_cancel, and stays. CANCEL_GROUP is
+ * set while a task group this task created is failing and the task has not
+ * yet reached cio_taskgroup_wait, which lifts it (group.c): the group
+ * interrupts the parent's own work, not the parent itself. */
+enum { CIO__CANCEL_TASK = 1, CIO__CANCEL_GROUP = 2 };
+
+typedef struct cio__waiter cio__waiter;
+
+/* One suspension of one task. It lives on the parked task's own stack, so a
+ * wait allocates nothing. */
+struct cio__waiter {
+    /* The parked task. */
+    struct cio_task *task;
+    /* What it waits on, for traces and dumps. */
+    cio__wait_kind kind;
+    void *object;
+    /* Links into the object's queue of waiters (fd readers, ...), when the
+     * object keeps one. */
+    cio__list node;
+    /* Called when the wait ends by cancellation or timeout rather than by
+     * the object: must take the waiter off the object's queue. NULL: the
+     * object keeps no reference. */
+    void (*unlink)(cio__waiter *w);
+    /* Set by whoever wakes the task: what cio__wait returns. */
+    int result;
+    /* False for waits that must not be interrupted (waiting for a cancelled
+     * child or a thread-pool job to really finish). */
+    bool cancellable;
+    /* The waiter's own deadline (a sleep's end) and the scopes' deadline
+     * when it parked, in ns (INT64_MAX: none), and the timer armed for the
+     * earlier of the two (0: none armed). */
+    int64_t own_deadline;
+    int64_t scope_deadline;
+    uint64_t timer;
+};
+
+typedef enum cio__task_state {
+    CIO__TASK_NEW,     /* created, has not run yet: no stack */
+    CIO__TASK_RUNNING, /* started (running, ready or parked); owns a stack */
+    CIO__TASK_DONE,    /* finished; result is final */
+} cio__task_state;
+
+/* What only a started, unfinished task needs. It lives at the top of the
+ * task's own stack (scheduler.c puts it there when the task starts), so a
+ * task that has not started yet, or has finished, costs only its 64-byte
+ * cio_task: a million tasks created at once fault in 64 MB, not 128. */
+typedef struct cio__task_live {
+    /* Saved registers' location while switched out. */
+    cio__ctx ctx;
+    /* The body and its argument, copied from the task when it starts. */
+    cio_fn fn;
+    void *arg;
+    /* The effective deadline of the open timeout scopes, in ns (INT64_MAX:
+     * none): the minimum over the scopes entered since the innermost
+     * shield. */
+    int64_t deadline;
+    /* The innermost open scope (a cio_timeout or cio_shield), or NULL. */
+    void *scope;
+    /* The wait this task is parked in; NULL while running or ready. */
+    cio__waiter *waiter;
+    /* The stack this block lives on. */
+    cio__stack stack;
+    /* How many shields are open: cancellation is held back while > 0. */
+    uint16_t shield_depth;
+    /* How many task groups this task created are failing and not yet
+     * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
+    uint16_t failing_groups;
+    /* While tracing (trace.c): the index of the note that carries the
+     * task's last suspension to its resumption (0: none; the task has not
+     * run yet). */
+    uint32_t trace_note;
+} cio__task_live;
+
+struct cio_task {
+    union {
+        /* Ready-queue link; first, so a runnable of kind TASK is the task. */
+        cio__runnable run;
+        /* The same link, with the task's small state in what would be the
+         * runnable's padding. */
+        struct {
+            struct cio__runnable *run_next_;
+            uint8_t run_kind_;
+            /* Life cycle (cio__task_state). */
+            uint8_t state;
+            /* Non-zero: every unshielded wait returns -ECANCELED.
+             * CIO__CANCEL_TASK (cio_cancel was called) and/or
+             * CIO__CANCEL_GROUP (see that enum). */
+            uint8_t cancel_requested;
+            /* cio_detach was called: free the task when it finishes. */
+            bool detached;
+            /* The stack size asked for (normalized): the stack it gets
+             * when it starts. */
+            uint32_t stack_size;
+        };
+    };
+    union {
+        /* Until it starts: the body and its argument. */
+        struct {
+            cio_fn fn;
+            void *arg;
+        };
+        /* From then on: its live state, on its stack (NULL once the stack
+         * is gone), and once done its position in the loop's order of
+         * completion (for cio_gather). */
+        struct {
+            cio__task_live *live;
+            uint64_t done_seq;
+        };
+    };
+    /* Its return value, once done. */
+    int result;
+    /* While the loop traces or debugs (trace.c): the low 32 bits of the id
+     * of the task that created this one (0: made by cio_run or a
+     * callback), for the task tree of cio_dump_tasks (dump.c). In what
+     * would be padding: the struct stays 64 bytes. Set only then, so that
+     * creating a task costs no extra store otherwise. */
+    uint32_t creator;
+    /* The waiter of the task that awaits this one (cio_await, cio_gather,
+     * cio_wait_any), woken when this task finishes; for a task group's
+     * child, the group's waiter (kind CIO__WAIT_GROUP), which is told
+     * through cio__group_child_done instead. */
+    cio__waiter *awaiter;
+    /* Unique per loop, from 1; names "task-N". */
+    uint64_t id;
+    /* Malloc'd name: given in the options, or made on first cio_task_name. */
+    char *name;
+};
+
+/* Parks the current task until cio__wake(w, ...), a cancellation (if
+ * w->cancellable and no shield is open), the scopes' deadline, or
+ * w->own_deadline (ns; then the wait returns 0). Before parking it
+ * checks cancellation and deadline, and returns at once if either already
+ * holds; in every early or interrupted return w->unlink has been called.
+ * The caller fills task, kind, object, unlink and cancellable (use
+ * cio__waiter_init). Returns w->result, -ECANCELED or -ETIMEDOUT. */
+int cio__wait(cio__waiter *w);
+
+/* Makes w's task ready with `result`, unless it was already woken. Does not
+ * call w->unlink: the waker has taken w off its queue itself. */
+void cio__wake(cio__waiter *w, int result);
+
+
+/* The check every suspending call makes first: -EPERM outside a task,
+ * -ECANCELED if cancelled (unshielded), -ETIMEDOUT past the scopes'
+ * deadline, else 0. */
+int cio__sched_checkpoint(void);
+
+/* A task group that `parent` created started failing: the parent's
+ * suspending calls return -ECANCELED, the current one included, until
+ * cio__sched_group_lift. Counted, for nested groups. */
+void cio__sched_group_cancel(struct cio_task *parent);
+/* The parent reached cio_taskgroup_wait of a failing group: that group no
+ * longer cancels it (a cio_cancel, or another failing group, still does). */
+void cio__sched_group_lift(struct cio_task *parent);
+
+/* Appends a runnable to the ready queue. */
+void cio__sched_push(cio__runnable *r);
+
+/* Runs the ready queue in FIFO order, what becomes ready meanwhile
+ * included, until it is empty or the budget of runs between two looks at
+ * the OS is spent. */
+void cio__sched_run_ready(void);
+
+/* True when something is ready to run (the loop must not block in the OS). */
+bool cio__sched_has_ready(void);
+
+/* The first thing a new task does on its own stack, after the sanitizer
+ * hook: finishes what the switch that started it left to do. */
+void cio__sched_entered(void);
+
+/* The end of a task: switches away from it for good. Its stack is released
+ * once execution has left it. */
+__attribute__((noreturn)) void cio__sched_exit_task(struct cio_task *t);
+
+/* Task life cycle, in task.c, used by the scheduler. */
+void cio__task_finish(struct cio_task *t, int result);
+void cio__task_free(struct cio_task *t);
+/* The body of every task, run on its own stack. */
+void cio__task_entry(void *task);
+/* Waits until t is done: 0, or the error that interrupted a cancellable
+ * wait (t then runs on). */
+int cio__task_wait_done(struct cio_task *t, bool cancellable);
+/* Cancels t and waits, uncancellably, until it has finished. */
+int cio__task_stop(struct cio_task *t);
+/* The argument checks of every call that awaits a task: -EINVAL, -EPERM,
+ * -EDEADLK, -EBUSY, or 0. Aborts on a released handle, naming fn. */
+int cio__task_check_awaitable(struct cio_task *t, const char *fn);
+/* Aborts, naming fn, if t was already released (awaited, gathered or
+ * detached) and its struct not yet reused. */
+void cio__task_check_handle(const struct cio_task *t, const char *fn);
+/* Calls fn(t, arg) on every task struct handed out and not yet freed (the
+ * deadlock report and the task dump walk them). */
+void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t, void *arg),
+                        void *arg);
+/* Cancels every task that has not finished (cio_run's shutdown). */
+void cio__task_cancel_all(struct cio_loop *loop);
+/* Frees every task struct still allocated, then the blocks they came in
+ * (loop close). */
+void cio__task_blocks_free(struct cio_loop *loop);
+
+/* In group.c, used by task.c: a child of a task group finished. A group
+ * child's awaiter is the group's own waiter (kind CIO__WAIT_GROUP), which
+ * is how cio__task_finish tells a child from an awaited task. */
+void cio__group_child_done(cio__waiter *group_waiter, struct cio_task *child);
+/* In group.c, for the task dump: the task that made the group. */
+struct cio_task *cio__group_parent(const cio_taskgroup *g);
+
+#endif
