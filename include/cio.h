@@ -92,6 +92,11 @@ typedef struct cio_loop cio_loop;
  * and returns -EDEADLK instead of main's result. If tasks still cannot
  * finish after that (they wait inside a shield), the process aborts with
  * the report rather than hang.
+ * On io_uring the thread keeps its ring (one descriptor) for its next loop
+ * and closes it when it exits: closing an io_uring makes the kernel, tens
+ * of milliseconds later, interrupt the thread's next blocking call (a read
+ * with SO_RCVTIMEO, epoll_wait: EINTR), which cio_run must not leave behind.
+ * A forked child closes its copy.
  * Returns: main's result; -EDEADLK (above); -EBUSY if this thread already
  *   runs a loop; -EINVAL if main_fn is NULL; -ENOMEM, or the backend's error
  *   (CIO_BACKEND names a backend the kernel refuses: -ENOSYS, -EPERM...), if

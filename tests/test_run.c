@@ -10,10 +10,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -238,12 +241,14 @@ static void test_two_threads_run_their_own_loops(void **state)
     atomic_store(&threads_arrived, 0);
     thread_run runs[2];
     memset(runs, 0, sizeof runs);
-    int fds_before = test_open_fds();
+    int fds_before = test_open_fds(), rings_before = test_count_fds(true);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&runs[i].thread, NULL, thread_entry, &runs[i]), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_join(runs[i].thread, NULL), 0);
     assert_int_equal(test_open_fds(), fds_before);
+    /* Each thread kept its io_uring until it exited, then closed it. */
+    assert_int_equal(test_count_fds(true), rings_before);
     for (int i = 0; i < 2; i++) {
         assert_cio(runs[i].result, 7);
         assert_true(runs[i].saw_other);
@@ -252,6 +257,78 @@ static void test_two_threads_run_their_own_loops(void **state)
     }
     assert_ptr_not_equal(runs[0].loop, runs[1].loop);
     assert_null(cio_running_loop()); /* this thread never had a loop */
+}
+
+/* ------------------------------------------ after the loop, quiet */
+
+/* A loop that did I/O, so that its thread has submitted to an io_uring. */
+static int pipe_round_trip(void *arg)
+{
+    (void)arg;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -errno;
+    char b = 'x';
+    int r = cio_write(p[1], &b, 1) == 1 && cio_read(p[0], &b, 1) == 1 ? 0 : -EIO;
+    cio_close(p[0]);
+    cio_close(p[1]);
+    return r;
+}
+
+static int peer_fd;
+
+static void *write_later(void *arg)
+{
+    (void)arg;
+    struct timespec wait = {0, 500 * 1000 * 1000};
+    nanosleep(&wait, NULL);
+    ssize_t n = write(peer_fd, "y", 1);
+    (void)n;
+    return NULL;
+}
+
+/* Tearing an io_uring down makes the kernel interrupt its threads' next
+ * blocking call tens of milliseconds later (uring_keep.c): a read with
+ * SO_RCVTIMEO returned EINTR half a second after cio_run had returned.
+ * The thread's loop must leave nothing behind that can do that. */
+static void test_blocking_calls_after_the_loop_are_not_interrupted(void **state)
+{
+    (void)state;
+    assert_cio(test_run(pipe_round_trip, NULL), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    struct timeval tv = {10, 0};
+    assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    peer_fd = sv[1];
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, write_later, NULL), 0);
+    char b;
+    ssize_t got = read(sv[0], &b, 1);
+    int err = errno;
+    assert_int_equal(pthread_join(writer, NULL), 0);
+    if (got != 1)
+        fail_msg("a blocking read after cio_run returned %zd (%s)", got, strerror(err));
+    close(sv[0]);
+    close(sv[1]);
+    /* The next loop on this thread runs as well, on what the last left. */
+    assert_cio(test_run(pipe_round_trip, NULL), 0);
+}
+
+/* A child forked after a loop runs loops of its own: what its parent's
+ * thread kept is not its to use. */
+static void test_a_child_forked_after_a_loop_runs_loops(void **state)
+{
+    (void)state;
+    assert_cio(test_run(pipe_round_trip, NULL), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(cio_run(pipe_round_trip, NULL) == 0 && cio_run(pipe_round_trip, NULL) == 0 ? 0 : 1);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_cio(test_run(pipe_round_trip, NULL), 0);
 }
 
 /* --------------------------------------------------------------- clock */
@@ -320,6 +397,8 @@ int main(void)
         cmocka_unit_test(test_leftover_tasks_are_cancelled_and_finish),
         cmocka_unit_test(test_running_loop),
         cmocka_unit_test(test_two_threads_run_their_own_loops),
+        cmocka_unit_test(test_blocking_calls_after_the_loop_are_not_interrupted),
+        cmocka_unit_test(test_a_child_forked_after_a_loop_runs_loops),
         cmocka_unit_test(test_now_is_monotonic),
         cmocka_unit_test(test_bogus_backend_fails_to_start),
     };

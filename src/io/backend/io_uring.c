@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io/backend/uring_keep.h"
 #include "loop.h"
 
 #define RING_ENTRIES 256
@@ -135,8 +136,14 @@ typedef struct uring_backend {
     struct io_uring ring;
     /* FEATURE() bits in use. */
     unsigned features;
-    /* Requests submitted whose last CQE has not come (closing waits). */
-    size_t pending;
+    /* Requests submitted whose last CQE has not come (closing waits), and
+     * of those TAG_IGNORE's (the cancellations). */
+    size_t pending, cancels;
+    /* What the ring was made for, and whether it may be kept for the
+     * thread's next loop once idle (uring_keep.c; not on kernels without
+     * EXT_ARG, where liburing adds timeout requests of its own). */
+    cio__uring_keep_key key;
+    bool keepable;
     /* The provided buffer ring and the buffers, and per buffer id its
      * place in a descriptor's FIFO (BUFRING only). */
     struct io_uring_buf_ring *br;
@@ -186,6 +193,8 @@ static void sqe_ready(uring_backend *b, uint64_t user_data, struct io_uring_sqe 
     io_uring_sqe_set_data64(sqe, user_data);
     if ((user_data & 7) != TAG_IGNORE)
         b->pending++;
+    else
+        b->cancels++;
     if (!(b->features & FEATURE(BATCH)))
         (void)io_uring_submit(&b->ring);
 }
@@ -435,8 +444,11 @@ static void handle_cqe(cio_loop *loop, uring_backend *b, const struct io_uring_c
 {
     uint64_t ud = cqe->user_data;
     int tag = (int)(ud & 7);
-    if (tag == TAG_IGNORE)
+    if (tag == TAG_IGNORE) {
+        if (ud != LIBURING_UDATA_TIMEOUT)
+            b->cancels--;
         return;
+    }
     if (!(cqe->flags & IORING_CQE_F_MORE))
         b->pending--;
     int fd = (int)(ud >> 32);
@@ -591,50 +603,63 @@ static void describe_features(uring_backend *b)
                                b->features & (1u << i) ? "" : "no-", feature_names[i]);
 }
 
-static int uring_open(cio_loop *loop)
+/* Makes b's ring for b->key and detects its features. */
+static int ring_open(uring_backend *b)
 {
-    if (disabled_by_sysctl())
-        return -EPERM;
-    unsigned masked = masked_features();
-    uring_backend *b = calloc(1, sizeof *b);
-    if (!b)
-        return -ENOMEM;
+    unsigned masked = b->key.masked;
     struct io_uring_params p = {0};
     /* The loop's thread is the only one that submits, and completions run
      * in its own enter rather than interrupting it (6.1). */
     if (!(masked & FEATURE(DEFER_TASKRUN)))
         p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    /* CIO_URING_ENTRIES: a smaller ring, for the tests of a full SQ and
-     * an overflowing CQ. */
-    const char *env = getenv("CIO_URING_ENTRIES");
-    unsigned entries = env && atoi(env) > 0 ? (unsigned)atoi(env) : RING_ENTRIES;
-    int err = io_uring_queue_init_params(entries, &b->ring, &p);
+    int err = io_uring_queue_init_params(b->key.entries, &b->ring, &p);
     if (err == -EINVAL && p.flags) {
         memset(&p, 0, sizeof p);
-        err = io_uring_queue_init_params(entries, &b->ring, &p);
+        err = io_uring_queue_init_params(b->key.entries, &b->ring, &p);
     } else if (err == 0 && p.flags) {
         b->features |= FEATURE(DEFER_TASKRUN);
     }
     if (err)
-        goto free_backend;
-    if ((err = check_kernel(b, &p, masked)))
-        goto exit_ring;
+        return err;
+    if ((err = check_kernel(b, &p, masked))) {
+        io_uring_queue_exit(&b->ring);
+        return err;
+    }
     b->features &= ~masked;
     if (!(masked & FEATURE(RING_FD)) && io_uring_register_ring_fd(&b->ring) == 1)
         b->features |= FEATURE(RING_FD);
     if (!(masked & FEATURE(BATCH)))
         b->features |= FEATURE(BATCH);
+    b->keepable = p.features & IORING_FEAT_EXT_ARG;
+    return 0;
+}
+
+static int uring_open(cio_loop *loop)
+{
+    if (disabled_by_sysctl())
+        return -EPERM;
+    uring_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    /* CIO_URING_ENTRIES: a smaller ring, for the tests of a full SQ and
+     * an overflowing CQ. */
+    const char *env = getenv("CIO_URING_ENTRIES");
+    b->key.entries = env && atoi(env) > 0 ? (unsigned)atoi(env) : RING_ENTRIES;
+    b->key.masked = masked_features();
+    if (cio__uring_keep_take(&b->ring, b->key, &b->features)) {
+        b->keepable = true;
+    } else {
+        int err = ring_open(b);
+        if (err) {
+            free(b);
+            return err;
+        }
+    }
     if ((b->features & FEATURE(BUFRING)) && !buffers_open(b))
         b->features &= ~FEATURE(BUFRING);
     describe_features(b);
     loop->backend_data = b;
     return 0;
-
-exit_ring:
-    io_uring_queue_exit(&b->ring);
-free_backend:
-    free(b);
-    return err;
 }
 
 /* Frees every descriptor's state, closing connections accepted that no
@@ -668,14 +693,20 @@ static void uring_close(cio_loop *loop)
         struct io_uring_sqe *sqe = get_sqe(b);
         io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
         sqe_ready(b, TAG_IGNORE, sqe);
-        for (int tries = 0; b->pending && tries < 100; tries++) {
-            struct __kernel_timespec ts = {.tv_nsec = 10000000};
-            struct io_uring_cqe *cqe;
-            (void)io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
-            reap(b);
-        }
     }
-    io_uring_queue_exit(&b->ring);
+    for (int tries = 0; (b->pending || b->cancels) && tries < 100; tries++) {
+        struct __kernel_timespec ts = {.tv_nsec = 10000000};
+        struct io_uring_cqe *cqe;
+        (void)io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, &ts, NULL);
+        reap(b);
+    }
+    /* Idle, the ring stays with the thread (uring_keep.c says why): a
+     * stale request or cancellation must not reach the next loop, nor a
+     * buffer ring whose memory is about to go. */
+    bool idle = !b->pending && !b->cancels &&
+                (!b->bufs || io_uring_unregister_buf_ring(&b->ring, BUF_GROUP) == 0);
+    if (!(idle && b->keepable && cio__uring_keep_put(&b->ring, b->key, b->features)))
+        io_uring_queue_exit(&b->ring);
     free_fd_states(loop);
     if (b->bufs) {
         munmap(b->bufs, (size_t)BUF_COUNT * BUF_SIZE);
