@@ -1,0 +1,205 @@
+/* fuzz_stream.c — the stream readers against a model of their contract.
+ *
+ * A writer task sends the payload over a socketpair in chunks the input
+ * chooses, yielding between them; a reader task, on a cio_stream over the
+ * other end, calls read, readexactly, readline and readuntil with sizes
+ * the input chooses. The reader knows the whole payload, so each result is
+ * checked against what cio.h promises for the bytes not yet consumed:
+ * every byte returned is the next byte of the payload (none invented,
+ * dropped, repeated or reordered), the error codes are the documented ones
+ * (-ENOBUFS, CIO_EOF, 0 at a clean end), and at the end all was consumed.
+ *
+ * Input: byte 0 = (reader ops << 4) | writer chunks; then one byte per
+ * writer chunk; then two bytes (kind, size) per reader op; the rest is the
+ * payload. Chunks and ops are used round-robin until the payload is done.
+ */
+#include "fuzz.h"
+
+#include <sys/socket.h>
+
+/* Issue 15, item 9: cio_stream_readline(s, buf, 1) at a clean end of
+ * stream returns -ENOBUFS where cio.h promises 0. Until its fix is merged
+ * this one case is let through (it is reported, not fixed, here); set it
+ * to 0 to check the contract strictly. */
+#ifndef CIO_FUZZ_ALLOW_ISSUE_15_9
+#define CIO_FUZZ_ALLOW_ISSUE_15_9 1
+#endif
+
+typedef struct script {
+    const uint8_t *chunks; /* one byte per writer chunk */
+    size_t nchunks;
+    const uint8_t *ops; /* two bytes per reader op */
+    size_t nops;
+    const uint8_t *payload;
+    size_t len;
+    int wfd; /* the writer's end of the socketpair */
+} script;
+
+/* The separators readuntil is tried with (some overlap with themselves). */
+static const struct {
+    const char *bytes;
+    size_t len;
+} seps[8] = {{"\n", 1}, {"\r\n", 2}, {"\r\n\r\n", 4}, {"a", 1},
+             {"aa", 2}, {"aab", 3}, {"\0", 1},       {"ab\nab", 5}};
+
+/* Chunk byte c: 1..64 bytes times 1, 7 or 61, or one byte; a yield after
+ * each chunk, two when bit 6 and 7 are both set. */
+static size_t chunk_size(uint8_t c)
+{
+    static const size_t scale[4] = {1, 7, 61, 1};
+    return ((size_t)(c & 63) + 1) * scale[c >> 6];
+}
+
+static int writer_task(void *arg)
+{
+    script *sc = arg;
+    size_t off = 0;
+    for (size_t i = 0; off < sc->len; i++) {
+        uint8_t c = sc->nchunks ? sc->chunks[i % sc->nchunks] : 0xff;
+        size_t n = sc->nchunks ? chunk_size(c) : sc->len;
+        if (n > sc->len - off)
+            n = sc->len - off;
+        ssize_t w = cio_write(sc->wfd, sc->payload + off, n);
+        FUZZ_CHECK(w == (ssize_t)n, "cio_write returned %zd (%s)", w, cio_strerror((int)w));
+        off += n;
+        FUZZ_CHECK(cio_yield() == 0, "cio_yield failed");
+        if ((c >> 6) == 3)
+            FUZZ_CHECK(cio_yield() == 0, "cio_yield failed");
+    }
+    /* The end of the stream, which the reader's model expects last. */
+    FUZZ_CHECK(shutdown(sc->wfd, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
+    return 0;
+}
+
+/* Where the first sep[0..seplen) in p[0..n) ends, or 0 if there is none. */
+static size_t sep_end(const uint8_t *p, size_t n, const char *sep, size_t seplen)
+{
+    const uint8_t *hit = memmem(p, n, sep, seplen);
+    return hit ? (size_t)(hit - p) + seplen : 0;
+}
+
+/* What readuntil(sep, cap) must return with rest[0..n) still to come and
+ * then the end: the separator's end if it is within cap, -ENOBUFS if it
+ * (or cap bytes without one) is past cap, CIO_EOF if the stream ends
+ * first. */
+static ssize_t model_until(const uint8_t *rest, size_t n, const char *sep, size_t seplen,
+                           size_t cap)
+{
+    size_t end = sep_end(rest, n, sep, seplen);
+    if (end)
+        return end <= cap ? (ssize_t)end : -ENOBUFS;
+    return n >= cap ? -ENOBUFS : CIO_EOF;
+}
+
+/* One reader op on the stream; returns how many bytes it consumed. */
+static size_t reader_step(cio_stream *s, const script *sc, size_t off, uint8_t kind,
+                          uint8_t size_byte)
+{
+    static const size_t scale[4] = {1, 5, 33, 257};
+    size_t size = ((size_t)size_byte + 1) * scale[(kind >> 3) & 3];
+    const uint8_t *rest = sc->payload + off;
+    size_t n = sc->len - off;
+    if (kind & 4)
+        FUZZ_CHECK(cio_yield() == 0, "cio_yield failed");
+    /* Exactly the size asked for, so that ASan sees any write past it. */
+    uint8_t *buf = malloc(size);
+    FUZZ_CHECK(buf, "out of memory");
+    ssize_t got, want;
+    const char *what;
+    switch (kind & 3) {
+    case 0:
+        what = "read";
+        got = cio_stream_read(s, buf, size);
+        /* Any count from 1 to what is asked; the bytes are checked below. */
+        want = n == 0 ? 0 : (got >= 1 && (size_t)got <= size && (size_t)got <= n ? got : -1);
+        break;
+    case 1:
+        what = "readexactly";
+        got = cio_stream_readexactly(s, buf, size);
+        want = n >= size ? (ssize_t)size : CIO_EOF;
+        break;
+    case 2:
+        what = "readline";
+        got = cio_stream_readline(s, (char *)buf, size);
+        /* A line of length L (with its '\n') needs L + 1 bytes of cap. */
+        want = n == 0 ? 0 : model_until(rest, n, "\n", 1, size - 1);
+        if (CIO_FUZZ_ALLOW_ISSUE_15_9 && n == 0 && size == 1 && got == -ENOBUFS)
+            want = -ENOBUFS;
+        if (got >= 0)
+            FUZZ_CHECK(buf[got] == '\0', "readline did not NUL-terminate its line");
+        break;
+    default: {
+        what = "readuntil";
+        size_t k = (kind >> 5) & 7;
+        got = cio_stream_readuntil(s, seps[k].bytes, seps[k].len, buf, size);
+        want = model_until(rest, n, seps[k].bytes, seps[k].len, size);
+        break;
+    }
+    }
+    FUZZ_CHECK(got == want,
+               "%s(%zu) at offset %zu of %zu returned %zd (%s), the contract says %zd (%s)", what,
+               size, off, sc->len, got, cio_strerror((int)got), want, cio_strerror((int)want));
+    size_t taken = got > 0 ? (size_t)got : 0;
+    FUZZ_CHECK(memcmp(buf, rest, taken) == 0,
+               "%s at offset %zu returned %zu bytes that are not the payload's", what, off, taken);
+    free(buf);
+    return taken;
+}
+
+static int reader_main(void *arg)
+{
+    script *sc = arg;
+    int sv[2];
+    FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %s",
+               strerror(errno));
+    sc->wfd = sv[1];
+    cio_stream *s = cio_stream_new(sv[0]);
+    FUZZ_CHECK(s, "cio_stream_new failed");
+    cio_task *w = cio_create_task(writer_task, sc);
+    FUZZ_CHECK(w, "cio_create_task failed");
+    size_t off = 0;
+    /* Every op either consumes a byte or is followed by a read that does,
+     * until the end: the loop is bounded by twice the payload, plus the
+     * ops that meet the end. */
+    bool at_end = false;
+    for (size_t i = 0; !at_end; i++) {
+        FUZZ_CHECK(i <= 2 * sc->len + 2, "the reader made no progress");
+        uint8_t kind = sc->nops ? sc->ops[2 * (i % sc->nops)] : 0;
+        uint8_t size = sc->nops ? sc->ops[2 * (i % sc->nops) + 1] : 255;
+        size_t taken = reader_step(s, sc, off, kind, size);
+        off += taken;
+        if (taken == 0) {
+            /* Nothing consumed (an error that keeps the bytes, or the end):
+             * a plain read moves on. */
+            taken = reader_step(s, sc, off, 0, size);
+            off += taken;
+            at_end = taken == 0;
+        }
+    }
+    FUZZ_CHECK(off == sc->len, "the reader got %zu bytes of %zu", off, sc->len);
+    FUZZ_CHECK(cio_await(w) == 0, "the writer failed");
+    FUZZ_CHECK(cio_close(sc->wfd) == 0, "cio_close failed");
+    int r = cio_stream_close(s);
+    FUZZ_CHECK(r == 0, "cio_stream_close returned %d (%s)", r, cio_strerror(r));
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    script sc = {0};
+    sc.nchunks = data[0] & 15;
+    sc.nops = data[0] >> 4;
+    size_t head = 1 + sc.nchunks + 2 * sc.nops;
+    if (size < head)
+        return -1; /* not an input of this format: kept out of the corpus */
+    sc.chunks = data + 1;
+    sc.ops = data + 1 + sc.nchunks;
+    sc.payload = data + head;
+    sc.len = size - head;
+    fuzz_run(reader_main, &sc);
+    return 0;
+}
