@@ -10,7 +10,8 @@
  * limit is too low even for that, the test is skipped (exit 77).
  *
  * What must hold: the server sees all 10,000 handlers live at the same
- * time (the clients hold every connection open until all are connected),
+ * time (each waits at a barrier until all are, and the clients hold every
+ * connection open until all are connected),
  * every echoed byte equals the byte sent, and the checksum and byte count
  * of all the traffic are the same on the server's side and the clients'.
  * A cio_timeout bounds each side, so a stall fails instead of hanging.
@@ -177,7 +178,12 @@ static int clients_child(const char *port)
 /* ------------------------------------------------------------- server */
 
 typedef struct server_state {
+    /* Handlers running now, the most at once, and those that finished. */
     int live, peak, finished;
+    /* Held by every handler until all are live: no connection is served
+     * (so none can end) before the last one is accepted, so the peak is
+     * the number of connections however late the accepts run. */
+    cio_barrier *all_live;
     uint64_t sum, bytes;
 } server_state;
 
@@ -187,6 +193,10 @@ static int echo_handler(cio_stream *s, void *arg)
     server_state *st = arg;
     if (++st->live > st->peak)
         st->peak = st->live;
+    if (!EXPECT(cio_barrier_wait(st->all_live) >= 0)) {
+        st->live--;
+        return -1;
+    }
     unsigned char buf[MAX_PAYLOAD];
     uint64_t h = FNV_START, bytes = 0;
     ssize_t n;
@@ -207,7 +217,8 @@ static int echo_handler(cio_stream *s, void *arg)
 static int server_main(void *arg)
 {
     (void)arg;
-    server_state st = {0};
+    server_state st = {.all_live = cio_barrier_new(CONNECTIONS)};
+    REQUIRE(st.all_live);
     cio_server *srv = cio_start_server("127.0.0.1", "0", echo_handler, &st);
     REQUIRE(srv);
     port_str port = port_string(cio_server_port(srv));
@@ -236,7 +247,9 @@ static int server_main(void *arg)
     CHECK(st.sum == sum);
     fprintf(stderr, "c10k: %d connections, %llu bytes each way, on %s: %.2f s\n", st.finished,
             bytes, cio_backend_name(), elapsed);
-    return cio_server_close(srv);
+    CHECK_CIO(cio_server_close(srv), 0);
+    cio_barrier_free(st.all_live);
+    return 0;
 }
 
 static void ten_thousand_connections_echo_checksummed_payloads(void **state)
