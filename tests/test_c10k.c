@@ -265,8 +265,9 @@ int main(int argc, char **argv)
     if (!raise_nofile(CONNECTIONS + SPARE_FDS)) {
         struct rlimit lim;
         getrlimit(RLIMIT_NOFILE, &lim);
-        fprintf(stderr, "c10k: the hard RLIMIT_NOFILE (%llu) is below the %d descriptors"
-                        " a side needs: skipped\n",
+        fprintf(stderr,
+                "c10k: the hard RLIMIT_NOFILE (%llu) is below the %d descriptors"
+                " a side needs: skipped\n",
                 (unsigned long long)lim.rlim_max, CONNECTIONS + SPARE_FDS);
         return 77;
     }

@@ -25,8 +25,7 @@
 #include <cio.h>
 
 /* Prints "fuzz: <what>" and aborts: libFuzzer saves the input as crash-*. */
-__attribute__((noreturn, format(printf, 1, 2))) static inline void fuzz_fail(const char *fmt,
-                                                                              ...)
+__attribute__((noreturn, format(printf, 1, 2))) static inline void fuzz_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -136,8 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum { HEAD = 5 };
     if (size < HEAD)
         return -1;
-    static const int flag_bits[8] = {AI_PASSIVE, AI_CANONNAME, AI_V4MAPPED, AI_ALL,
-                                     AI_ADDRCONFIG, AI_NUMERICSERV, AI_IDN, 0x4000};
+    static const int flag_bits[8] = {AI_PASSIVE,    AI_CANONNAME,   AI_V4MAPPED, AI_ALL,
+                                     AI_ADDRCONFIG, AI_NUMERICSERV, AI_IDN,      0x4000};
     static const int families[4] = {AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX};
     static const int types[4] = {0, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW};
     static const int protocols[4] = {0, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};

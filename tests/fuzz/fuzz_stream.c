@@ -3,8 +3,10 @@
  * A writer task sends the payload over a socketpair in chunks the input
  * chooses, yielding between them; a reader task, on a cio_stream over the
  * other end, calls read, readexactly, readline and readuntil with sizes
- * the input chooses. The reader knows the whole payload, so each result is
- * checked against what cio.h promises for the bytes not yet consumed:
+ * the input chooses, some of them in a task cancelled part-way (which
+ * must then have consumed nothing). The reader knows the whole payload,
+ * so each result is checked against what cio.h promises for the bytes not
+ * yet consumed:
  * every byte returned is the next byte of the payload (none invented,
  * dropped, repeated or reordered), the error codes are the documented ones
  * (-ENOBUFS, CIO_EOF, 0 at a clean end), and at the end all was consumed.
@@ -40,7 +42,7 @@ static const struct {
     const char *bytes;
     size_t len;
 } seps[8] = {{"\n", 1}, {"\r\n", 2}, {"\r\n\r\n", 4}, {"a", 1},
-             {"aa", 2}, {"aab", 3}, {"\0", 1},       {"ab\nab", 5}};
+             {"aa", 2}, {"aab", 3},  {"\0", 1},       {"ab\nab", 5}};
 
 /* Chunk byte c: 1..64 bytes times 1, 7 or 61, or one byte; a yield after
  * each chunk, two when bit 6 and 7 are both set. */
@@ -91,58 +93,109 @@ static ssize_t model_until(const uint8_t *rest, size_t n, const char *sep, size_
     return n >= cap ? -ENOBUFS : CIO_EOF;
 }
 
-/* One reader op on the stream; returns how many bytes it consumed. */
+/* One call of a reader: kind & 3 picks which, kind >> 5 readuntil's
+ * separator. */
+typedef struct reader_call {
+    cio_stream *s;
+    uint8_t kind;
+    uint8_t *buf;
+    size_t size;
+    ssize_t got;
+} reader_call;
+
+static const char *const reader_names[4] = {"read", "readexactly", "readline", "readuntil"};
+
+static ssize_t call_reader(reader_call *c)
+{
+    switch (c->kind & 3) {
+    case 0:
+        return cio_stream_read(c->s, c->buf, c->size);
+    case 1:
+        return cio_stream_readexactly(c->s, c->buf, c->size);
+    case 2:
+        return cio_stream_readline(c->s, (char *)c->buf, c->size);
+    default: {
+        size_t k = (c->kind >> 5) & 7;
+        return cio_stream_readuntil(c->s, seps[k].bytes, seps[k].len, c->buf, c->size);
+    }
+    }
+}
+
+static int reader_call_task(void *arg)
+{
+    reader_call *c = arg;
+    c->got = call_reader(c);
+    return 0;
+}
+
+/* The call in a task of its own, cancelled after `yields` turns of the
+ * loop: it either finished first (its result is checked as any other) or
+ * returns -ECANCELED having consumed nothing, which the next calls check
+ * by finding the same bytes still there. */
+static ssize_t call_reader_cancelled(reader_call *c, unsigned yields)
+{
+    c->got = -ECANCELED; /* what a task cancelled before it ran "returns" */
+    cio_task *t = cio_create_task(reader_call_task, c);
+    FUZZ_CHECK(t, "cio_create_task failed");
+    for (unsigned i = 0; i < yields; i++)
+        FUZZ_CHECK(cio_yield() == 0, "cio_yield failed");
+    cio_cancel(t);
+    int r = cio_await(t);
+    FUZZ_CHECK(r == 0 || r == -ECANCELED, "cio_await returned %d", r);
+    return c->got;
+}
+
+/* What the reader must return with rest[0..n) still to come, then the
+ * end; for read, which may return any count, `got` if it is one of them. */
+static ssize_t model(const reader_call *c, const uint8_t *rest, size_t n)
+{
+    switch (c->kind & 3) {
+    case 0:
+        if (n == 0)
+            return 0;
+        return c->got >= 1 && (size_t)c->got <= c->size && (size_t)c->got <= n ? c->got : -1;
+    case 1:
+        return n >= c->size ? (ssize_t)c->size : CIO_EOF;
+    case 2:
+        /* A line of length L (with its '\n') needs L + 1 bytes of cap. */
+        if (CIO_FUZZ_ALLOW_ISSUE_15_9 && n == 0 && c->size == 1 && c->got == -ENOBUFS)
+            return -ENOBUFS;
+        return n == 0 ? 0 : model_until(rest, n, "\n", 1, c->size - 1);
+    default: {
+        size_t k = (c->kind >> 5) & 7;
+        return model_until(rest, n, seps[k].bytes, seps[k].len, c->size);
+    }
+    }
+}
+
+/* One reader call on the stream (cancelled part-way if kind & 4); returns
+ * how many bytes it consumed. */
 static size_t reader_step(cio_stream *s, const script *sc, size_t off, uint8_t kind,
                           uint8_t size_byte)
 {
     static const size_t scale[4] = {1, 5, 33, 257};
-    size_t size = ((size_t)size_byte + 1) * scale[(kind >> 3) & 3];
+    reader_call c = {.s = s, .kind = kind};
+    c.size = ((size_t)size_byte + 1) * scale[(kind >> 3) & 3];
     const uint8_t *rest = sc->payload + off;
     size_t n = sc->len - off;
-    if (kind & 4)
-        FUZZ_CHECK(cio_yield() == 0, "cio_yield failed");
     /* Exactly the size asked for, so that ASan sees any write past it. */
-    uint8_t *buf = malloc(size);
-    FUZZ_CHECK(buf, "out of memory");
-    ssize_t got, want;
-    const char *what;
-    switch (kind & 3) {
-    case 0:
-        what = "read";
-        got = cio_stream_read(s, buf, size);
-        /* Any count from 1 to what is asked; the bytes are checked below. */
-        want = n == 0 ? 0 : (got >= 1 && (size_t)got <= size && (size_t)got <= n ? got : -1);
-        break;
-    case 1:
-        what = "readexactly";
-        got = cio_stream_readexactly(s, buf, size);
-        want = n >= size ? (ssize_t)size : CIO_EOF;
-        break;
-    case 2:
-        what = "readline";
-        got = cio_stream_readline(s, (char *)buf, size);
-        /* A line of length L (with its '\n') needs L + 1 bytes of cap. */
-        want = n == 0 ? 0 : model_until(rest, n, "\n", 1, size - 1);
-        if (CIO_FUZZ_ALLOW_ISSUE_15_9 && n == 0 && size == 1 && got == -ENOBUFS)
-            want = -ENOBUFS;
-        if (got >= 0)
-            FUZZ_CHECK(buf[got] == '\0', "readline did not NUL-terminate its line");
-        break;
-    default: {
-        what = "readuntil";
-        size_t k = (kind >> 5) & 7;
-        got = cio_stream_readuntil(s, seps[k].bytes, seps[k].len, buf, size);
-        want = model_until(rest, n, seps[k].bytes, seps[k].len, size);
-        break;
+    c.buf = malloc(c.size);
+    FUZZ_CHECK(c.buf, "out of memory");
+    c.got = kind & 4 ? call_reader_cancelled(&c, (unsigned)(off % 4)) : call_reader(&c);
+    const char *what = reader_names[kind & 3];
+    if (c.got != -ECANCELED || !(kind & 4)) {
+        ssize_t want = model(&c, rest, n);
+        FUZZ_CHECK(c.got == want,
+                   "%s(%zu) at offset %zu of %zu returned %zd (%s), the contract says %zd (%s)",
+                   what, c.size, off, sc->len, c.got, cio_strerror((int)c.got), want,
+                   cio_strerror((int)want));
     }
-    }
-    FUZZ_CHECK(got == want,
-               "%s(%zu) at offset %zu of %zu returned %zd (%s), the contract says %zd (%s)", what,
-               size, off, sc->len, got, cio_strerror((int)got), want, cio_strerror((int)want));
-    size_t taken = got > 0 ? (size_t)got : 0;
-    FUZZ_CHECK(memcmp(buf, rest, taken) == 0,
+    if ((kind & 3) == 2 && c.got >= 0)
+        FUZZ_CHECK(c.buf[c.got] == '\0', "readline did not NUL-terminate its line");
+    size_t taken = c.got > 0 ? (size_t)c.got : 0;
+    FUZZ_CHECK(memcmp(c.buf, rest, taken) == 0,
                "%s at offset %zu returned %zu bytes that are not the payload's", what, off, taken);
-    free(buf);
+    free(c.buf);
     return taken;
 }
 

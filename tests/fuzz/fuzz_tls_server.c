@@ -62,8 +62,8 @@ static int client_main(void *arg)
      * few records before it closes. */
     for (int i = 0; i < 1000 && (r = cio_read(fd, buf, sizeof buf)) > 0; i++)
         ;
-    FUZZ_CHECK(r == 0 || r == -ECONNRESET, "the server did not close the connection: %zd (%s)",
-               r, cio_strerror((int)r));
+    FUZZ_CHECK(r == 0 || r == -ECONNRESET, "the server did not close the connection: %zd (%s)", r,
+               cio_strerror((int)r));
     FUZZ_CHECK(cio_close(fd) == 0, "cio_close failed");
     int e = cio_timeout_exit(&tm);
     FUZZ_CHECK(e == 0, "cio_timeout_exit returned %d (%s)", e, cio_strerror(e));
