@@ -1,8 +1,9 @@
 /* fuzz_tls_server.c — a cio TLS server's handshake fed arbitrary bytes.
  *
  * Each input: a TLS server on 127.0.0.1 (a certificate made at build time,
- * CIO_FUZZ_CERT / CIO_FUZZ_KEY), a plain client that connects, sends the
- * input (in the chunks byte 0 chooses), half-closes and reads to the end.
+ * CIO_FUZZ_CERT / CIO_FUZZ_KEY; asking for a client certificate or not),
+ * a plain client that connects, sends the input (in the chunks byte 0
+ * chooses), half-closes and reads to the end.
  * The server must fail that handshake cleanly: the connection closed (the
  * client's read ends, with an alert perhaps), the handler never run (no
  * fixed byte string can finish a handshake whose keys the server picks at
@@ -18,8 +19,9 @@
 typedef struct tls_input {
     const uint8_t *bytes;
     size_t len;
-    size_t chunk; /* bytes per write, 0: all at once */
-    int handled;  /* connections the handler saw: must stay 0 */
+    size_t chunk;      /* bytes per write, 0: all at once */
+    bool client_certs; /* the server asks for a client certificate */
+    int handled;       /* connections the handler saw: must stay 0 */
 } tls_input;
 
 static int handler(cio_stream *s, void *arg)
@@ -33,7 +35,11 @@ static int handler(cio_stream *s, void *arg)
 static int client_main(void *arg)
 {
     tls_input *in = arg;
-    cio_tls_opts so = {.cert_file = CIO_FUZZ_CERT, .key_file = CIO_FUZZ_KEY};
+    /* Asking for client certificates (signed by the server's own, here)
+     * takes the server through more of the handshake's states. */
+    cio_tls_opts so = {.cert_file = CIO_FUZZ_CERT,
+                       .key_file = CIO_FUZZ_KEY,
+                       .ca_file = in->client_certs ? CIO_FUZZ_CERT : NULL};
     cio_server *srv = cio_tls_start_server("127.0.0.1", "0", &so, handler, in);
     FUZZ_CHECK(srv, "cio_tls_start_server: %s (%s)", strerror(errno), cio_tls_last_error());
     char port[16];
@@ -79,9 +85,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    /* Byte 0: the chunk size, 0 for one write (most inputs then are a
-     * ClientHello with one byte in front). */
-    tls_input in = {.bytes = data + 1, .len = size - 1, .chunk = data[0]};
+    /* Byte 0: bit 7 asks for client certificates, the others are the
+     * chunk size, 0 for one write (most inputs are then a ClientHello with
+     * one byte in front). */
+    tls_input in = {.bytes = data + 1,
+                    .len = size - 1,
+                    .chunk = data[0] & 127,
+                    .client_certs = (data[0] & 128) != 0};
     fuzz_run(client_main, &in);
     return 0;
 }
