@@ -1,19 +1,21 @@
 /* fuzz_stream.c — the stream readers against a model of their contract.
  *
- * A writer task sends the payload over a socketpair in chunks the input
- * chooses, yielding between them; a reader task, on a cio_stream over the
- * other end, calls read, readexactly, readline and readuntil with sizes
- * the input chooses, some of them in a task cancelled part-way (which
- * must then have consumed nothing). The reader knows the whole payload,
- * so each result is checked against what cio.h promises for the bytes not
- * yet consumed:
- * every byte returned is the next byte of the payload (none invented,
- * dropped, repeated or reordered), the error codes are the documented ones
- * (-ENOBUFS, CIO_EOF, 0 at a clean end), and at the end all was consumed.
+ * A writer task sends the payload over a socketpair (or a TCP connection
+ * on 127.0.0.1, whose segments the kernel cuts its own way) in chunks the
+ * input chooses, yielding between them; a reader task, on a cio_stream
+ * over the other end, calls read, readexactly, readline and readuntil with
+ * sizes the input chooses, some of them in a task cancelled part-way
+ * (which must then have consumed nothing). The reader knows the whole
+ * payload, so each result is checked against what cio.h promises for the
+ * bytes not yet consumed: every byte returned is the next byte of the
+ * payload (none invented, dropped, repeated or reordered), the error codes
+ * are the documented ones (-ENOBUFS, CIO_EOF, 0 at a clean end), and at
+ * the end all was consumed.
  *
- * Input: byte 0 = (reader ops << 4) | writer chunks; then one byte per
- * writer chunk; then two bytes (kind, size) per reader op; the rest is the
- * payload. Chunks and ops are used round-robin until the payload is done.
+ * Input: byte 0 = (reader ops << 4) | (TCP << 3) | writer chunks (0-7);
+ * then one byte per writer chunk; then two bytes (kind, size) per reader
+ * op; the rest is the payload. Chunks and ops are used round-robin until
+ * the payload is done.
  */
 #include "fuzz.h"
 
@@ -34,7 +36,8 @@ typedef struct script {
     size_t nops;
     const uint8_t *payload;
     size_t len;
-    int wfd; /* the writer's end of the socketpair */
+    bool tcp; /* a loopback TCP connection instead of a socketpair */
+    int wfd;  /* the writer's end */
 } script;
 
 /* The separators readuntil is tried with (some overlap with themselves). */
@@ -199,12 +202,29 @@ static size_t reader_step(cio_stream *s, const script *sc, size_t off, uint8_t k
     return taken;
 }
 
+/* Two ends of a TCP connection on 127.0.0.1 (the listener closed again). */
+static void tcp_pair(int sv[2])
+{
+    int l = cio_tcp_listen("127.0.0.1", "0", 1);
+    FUZZ_CHECK(l >= 0, "cio_tcp_listen returned %d (%s)", l, cio_strerror(l));
+    char port[16];
+    snprintf(port, sizeof port, "%d", cio_local_port(l));
+    sv[1] = cio_tcp_connect("127.0.0.1", port);
+    FUZZ_CHECK(sv[1] >= 0, "cio_tcp_connect returned %d (%s)", sv[1], cio_strerror(sv[1]));
+    sv[0] = cio_accept(l, NULL, NULL);
+    FUZZ_CHECK(sv[0] >= 0, "cio_accept returned %d (%s)", sv[0], cio_strerror(sv[0]));
+    FUZZ_CHECK(cio_close(l) == 0, "cio_close failed");
+}
+
 static int reader_main(void *arg)
 {
     script *sc = arg;
     int sv[2];
-    FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %s",
-               strerror(errno));
+    if (sc->tcp)
+        tcp_pair(sv);
+    else
+        FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %s",
+                   strerror(errno));
     sc->wfd = sv[1];
     cio_stream *s = cio_stream_new(sv[0]);
     FUZZ_CHECK(s, "cio_stream_new failed");
@@ -244,7 +264,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     script sc = {0};
-    sc.nchunks = data[0] & 15;
+    sc.nchunks = data[0] & 7;
+    sc.tcp = (data[0] & 8) != 0;
     sc.nops = data[0] >> 4;
     size_t head = 1 + sc.nchunks + 2 * sc.nops;
     if (size < head)
