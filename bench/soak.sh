@@ -47,6 +47,7 @@ out=$(mktemp)
 "$build/examples/chat_server" 0 >"$out" 2>&1 &
 server=$!
 # ^C's signal, which the chat server stops on; SIGKILL if it lingers.
+# Returns the server's exit status (0: it stopped cleanly).
 stop_server() {
     kill -INT "$server" 2>/dev/null &&
         ! timeout 10 tail --pid="$server" -f /dev/null && kill -KILL "$server" 2>/dev/null
@@ -73,4 +74,14 @@ if ! kill -0 "$server" 2>/dev/null; then
     cat "$out"
     exit 1
 fi
+# It must also stop cleanly on ^C (cio_server_close, then cio_run's end).
+stop_server
+code=$?
+trap 'rm -f "$out"' EXIT
+if [ $code -ne 0 ]; then
+    echo "soak: FAIL: the server exited with status $code on SIGINT:"
+    cat "$out"
+    exit 1
+fi
+echo "soak: the server stopped cleanly on SIGINT"
 exit $status
