@@ -89,15 +89,17 @@ static int client_task(void *arg)
     clients *all = c->all;
     cio_stream *s = NULL;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (EXPECT(fd >= 0) && EXPECT_CIO(cio_sem_acquire(all->connecting), 0)) {
-        struct sockaddr_in a = loopback(all->port);
-        int r = cio_connect(fd, (struct sockaddr *)&a, sizeof a);
-        cio_sem_release(all->connecting);
+    if (EXPECT(fd >= 0)) {
+        int r = cio_sem_acquire(all->connecting);
+        if (EXPECT_CIO(r, 0)) {
+            struct sockaddr_in a = loopback(all->port);
+            r = cio_connect(fd, (struct sockaddr *)&a, sizeof a);
+            cio_sem_release(all->connecting);
+        }
         if (EXPECT_CIO(r, 0))
             s = cio_stream_new(fd);
         else
             cio_close(fd);
-        fd = -1;
     }
     /* Every client arrives, connected or not, so that one failure shows
      * as itself rather than as every other client timing out here. */

@@ -5,7 +5,9 @@
  * Nothing leaves the machine: a host is always looked up with
  * AI_NUMERICHOST (so glibc parses it and never asks DNS), and a call
  * without hints, which could not carry that flag, gets no host. Services
- * come from /etc/services ("services: db files" in nsswitch.conf).
+ * come from /etc/services ("services: db files" in nsswitch.conf). glibc
+ * does connect(2) a UDP socket to each address found, to sort them by
+ * source address (RFC 6724), but a UDP connect sends no packet.
  *
  * Input: byte 0 flags, 1 family, 2 socket type, 3 protocol, 4 mode (bit 0:
  * no host, bit 1: no service, bit 2: no hints, bit 3: cancel the lookup
