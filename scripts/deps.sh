@@ -7,6 +7,10 @@
 # the tests load the page it writes in headless Chromium.
 CIO_TOOL_PACKAGES=(python3)
 CIO_TEST_PACKAGES=(chromium)
+# scripts/fuzz.sh and the fuzzing stage of scripts/test.sh: clang, and
+# libFuzzer with the sanitizer runtimes (only recommended by clang-14, so
+# named here: --no-install-recommends would leave it out).
+CIO_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 need_packages() {
     local missing=()

@@ -3,15 +3,17 @@
 # each: every test on every backend (epoll, poll); under AddressSanitizer +
 # UndefinedBehaviorSanitizer; the thread-using tests under ThreadSanitizer;
 # the portable ucontext switch; the context switch at -O0; AArch64 under
-# qemu-user; and a program built against the installed library through
-# pkg-config. Installs the Debian packages it needs if they are missing.
+# qemu-user; a program built against the installed library through
+# pkg-config; and each libFuzzer target of tests/fuzz for a minute. Installs
+# the Debian packages it needs if they are missing.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the default build only
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_TOOL_PACKAGES[@]}" "${CIO_TEST_PACKAGES[@]}" || exit 1
+need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_TOOL_PACKAGES[@]}" "${CIO_TEST_PACKAGES[@]}" \
+    "${CIO_FUZZ_PACKAGES[@]}" || exit 1
 
 jobs=$(nproc)
 total_passed=0
@@ -95,6 +97,24 @@ check_install() {
     fi
 }
 
+# Each libFuzzer target of tests/fuzz for CIO_FUZZ_SECONDS (default 60)
+# from its seed corpus (scripts/fuzz.sh builds them once, in build-fuzz):
+# one passed or failed each, as a test is.
+run_fuzzers() {
+    local target start
+    for target in stream tls_server getaddrinfo; do
+        start=$SECONDS
+        echo "== fuzzing: $target, ${CIO_FUZZ_SECONDS:-60} s =="
+        if CIO_FUZZ_JOBS=$jobs scripts/fuzz.sh "$target" "${CIO_FUZZ_SECONDS:-60}" | sed 's/^/   /'; then
+            total_passed=$((total_passed + 1))
+        else
+            failed_stages+=("fuzz_$target")
+            total_failed=$((total_failed + 1))
+        fi
+        echo "   ($((SECONDS - start)) s)"
+    done
+}
+
 run_suite "default build (RelWithDebInfo), every backend" build-test -- \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_EXAMPLES=ON
 
@@ -108,6 +128,7 @@ if [ "${1:-}" != "--quick" ]; then
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_UCONTEXT=ON
     run_suite "context switch at -O0" build-O0 -R test_switch -- \
         -DCMAKE_BUILD_TYPE=Debug
+    run_fuzzers
     if [ -x scripts/test-aarch64.sh ]; then
         echo "== AArch64 under qemu-user =="
         if out=$(scripts/test-aarch64.sh 2>&1); then
