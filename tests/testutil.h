@@ -26,7 +26,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -46,6 +45,8 @@
 #include <cmocka.h>
 
 #include <cio.h>
+
+#include "fds.h"
 
 /* ---------------------------------------------------- sanitizer builds */
 
@@ -104,30 +105,6 @@ __attribute__((constructor)) static void skip_refused_backend_(void)
             fail_msg("%s returned %lld (%s), expected %lld (%s)", #expr, got_,                     \
                      cio_strerror((int)got_), want_, cio_strerror((int)want_));                    \
     } while (0)
-
-/* Open descriptors of this process, io_urings (rings true) or the others:
- * a thread keeps its io_uring between its loops and closes it as it exits
- * (src/io/backend/uring_keep.c), so the leak checks count rings apart. */
-static inline int test_count_fds(bool rings)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[300], target[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-        ssize_t len = readlink(path, target, sizeof target - 1);
-        target[len > 0 ? len : 0] = '\0';
-        if ((strcmp(target, "anon_inode:[io_uring]") == 0) == rings)
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-/* Open descriptors of this process but io_urings (to check that nothing
- * leaked). */
-static inline int test_open_fds(void) { return test_count_fds(false); }
 
 /* Runs fn(arg) as main of a fresh loop and returns main's result; fails the
  * test if the run leaked descriptors: any but an io_uring, or a second

@@ -12,7 +12,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +22,8 @@
 #include <unistd.h>
 
 #include <cio.h>
+
+#include "../fds.h"
 
 /* Prints "fuzz: <what>" and aborts: libFuzzer saves the input as crash-*. */
 __attribute__((noreturn, format(printf, 1, 2))) static inline void fuzz_fail(const char *fmt, ...)
@@ -43,27 +44,19 @@ __attribute__((noreturn, format(printf, 1, 2))) static inline void fuzz_fail(con
             fuzz_fail(__VA_ARGS__);                                                                \
     } while (0)
 
-/* Descriptors open in this process. */
-static inline int fuzz_open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    FUZZ_CHECK(d, "opendir /proc/self/fd: %s", strerror(errno));
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 /* Runs main_fn(arg) as the main task of a fresh loop; the run must return
- * 0 and leave as many descriptors open as there were before it. */
+ * 0 and leave as many descriptors open as there were before it (but the
+ * io_uring the thread keeps). */
 static inline void fuzz_run(cio_fn main_fn, void *arg)
 {
-    int before = fuzz_open_fds();
+    int before = test_open_fds();
+    FUZZ_CHECK(before >= 0, "cannot read /proc/self/fd");
     int r = cio_run(main_fn, arg);
     FUZZ_CHECK(r == 0, "cio_run returned %d (%s)", r, cio_strerror(r));
-    int after = fuzz_open_fds();
+    int after = test_open_fds();
     FUZZ_CHECK(after == before, "the run left %d descriptor(s) open", after - before);
+    FUZZ_CHECK(test_count_fds(true) <= 1, "%d io_urings are open after a loop on one thread",
+               test_count_fds(true));
 }
 
 #endif
