@@ -563,7 +563,10 @@ CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_cb cb, void *arg);
 
 /* Suspend until fd is readable / writable (or has an error or hang-up, which
  * the next read or write then reports). Returns 0; -EBADF if fd is not open
- * or is closed with cio_close meanwhile. Suspends: yes. */
+ * or is closed with cio_close meanwhile. Suspends: yes.
+ * Waiting leaves the descriptor's flags alone: one that another library
+ * owns and uses blocking stays blocking (only cio's own I/O calls, below,
+ * switch a descriptor to O_NONBLOCK). */
 CIO_EXTERN int cio_wait_readable(int fd);
 CIO_EXTERN int cio_wait_writable(int fd);
 

@@ -66,7 +66,7 @@ cio__fd_state *cio__fd_peek(int fd)
     return fd < 0 ? NULL : state_at(&cio__loop->fds, fd, false);
 }
 
-cio__fd_state *cio__fd_get(int fd, int *err)
+cio__fd_state *cio__fd_get_for_wait(int fd, int *err)
 {
     if (fd < 0) {
         *err = -EBADF;
@@ -90,11 +90,6 @@ cio__fd_state *cio__fd_get(int fd, int *err)
         st->kind = CIO__FD_FILE;
         return st;
     }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
-        *err = -errno;
-        return NULL;
-    }
     if (S_ISSOCK(sb.st_mode)) {
         int type = 0;
         socklen_t len = sizeof type;
@@ -105,6 +100,21 @@ cio__fd_state *cio__fd_get(int fd, int *err)
         st->sock_type = (uint8_t)type;
     }
     st->kind = CIO__FD_POLLABLE;
+    return st;
+}
+
+cio__fd_state *cio__fd_get(int fd, int *err)
+{
+    cio__fd_state *st = cio__fd_get_for_wait(fd, err);
+    if (!st || CIO__LIKELY(st->nonblocking) || st->kind == CIO__FD_FILE)
+        return st;
+    /* cio's own reads and writes try the call first and wait on EAGAIN. */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
+        *err = -errno;
+        return NULL;
+    }
+    st->nonblocking = true;
     return st;
 }
 
@@ -254,7 +264,7 @@ int cio__fd_watch_set(cio__fd_watch *w, int fd, unsigned events)
             drop_watch(loop, st);
         return 0;
     }
-    cio__fd_state *st = cio__fd_get(fd, &err);
+    cio__fd_state *st = cio__fd_get_for_wait(fd, &err);
     if (!st)
         return err;
     if (st->watch && st->watch != w)
@@ -287,6 +297,7 @@ static void forget_fd(cio_loop *loop, int fd)
     (void)set_watched(loop, fd, st, 0);
     st->watched = 0;
     st->kind = CIO__FD_UNKNOWN;
+    st->nonblocking = false;
     st->drained = false;
     st->sock_type = 0;
     /* Operations in flight end with -EBADF once the kernel has let go of

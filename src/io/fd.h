@@ -39,6 +39,9 @@ typedef struct cio__fd_state {
     uint8_t watched;
     /* enum cio__fd_kind. */
     uint8_t kind;
+    /* cio__fd_get made the descriptor non-blocking (or found it so), for
+     * cio's own I/O on it; a descriptor only waited on keeps its flags. */
+    bool nonblocking;
     /* fdio.c: the last cio_read was short, so it emptied the descriptor;
      * the next one waits for readability before reading rather than make
      * a read that would only say EAGAIN. */
@@ -70,6 +73,10 @@ void cio__fd_table_fini(cio__fd_table *tab);
 /* The state of fd, classifying it on first use (fstat; pollable ones are
  * made non-blocking). NULL with *err = -EBADF (not open) or -ENOMEM. */
 cio__fd_state *cio__fd_get(int fd, int *err);
+
+/* cio__fd_get for a descriptor that is only waited on (readiness): its
+ * flags are left as its owner set them. */
+cio__fd_state *cio__fd_get_for_wait(int fd, int *err);
 
 /* The state of fd if the loop has one, without creating or classifying
  * it (backends, for what the OS reports). */

@@ -167,8 +167,12 @@ static ssize_t file_io(int fd, cio__fd_state *st, void *rbuf, const void *wbuf, 
 
 static int wait_ready(int fd, unsigned ev)
 {
-    int err;
-    cio__fd_state *st = begin(fd, &err);
+    int err = cio__checkpoint();
+    if (err)
+        return err;
+    /* Waiting needs no O_NONBLOCK: a descriptor another library owns keeps
+     * its flags. */
+    cio__fd_state *st = cio__fd_get_for_wait(fd, &err);
     if (!st)
         return err;
     if (st->kind == CIO__FD_FILE)

@@ -711,7 +711,7 @@ static int uring_watch(cio_loop *loop, int fd, unsigned old, unsigned events)
         return 0;
     }
     int err;
-    cio__fd_state *st = cio__fd_get(fd, &err);
+    cio__fd_state *st = cio__fd_get_for_wait(fd, &err);
     if (!st)
         return err;
     struct cio__uring_fd *uf = uring_fd(st);
