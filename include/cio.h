@@ -630,7 +630,12 @@ CIO_EXTERN ssize_t cio_sendto(int fd, const void *buf, size_t n, const struct so
 
 /* Closes fd: tasks waiting on it wake with -EBADF, the backend forgets it
  * (on io_uring, operations in flight on fd are cancelled, and their tasks
- * wake with -EBADF once the kernel has let go of their buffers).
+ * wake with -EBADF once the kernel has let go of their buffers). On
+ * io_uring the number itself is released only once no request naming it
+ * can still run (a few loop iterations at most), so that a descriptor
+ * opened meanwhile never gets another's data, connections or writes;
+ * cio_close returns at once all the same, and cio's calls treat fd as
+ * closed from then on.
  * Use it, not close(2), for descriptors cio has waited on or done I/O on:
  * the loop caches what kind of file a descriptor is.
  * Returns: 0; -EBADF. Suspends: no. */

@@ -79,6 +79,10 @@ cio__fd_state *cio__fd_get_for_wait(int fd, int *err)
     }
     if (CIO__LIKELY(st->kind != CIO__FD_UNKNOWN))
         return st;
+    if (st->closing) {
+        *err = -EBADF;
+        return NULL;
+    }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         *err = -errno;
@@ -318,8 +322,17 @@ int cio_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
+    cio_loop *loop = cio__loop;
+    cio__fd_state *st = loop ? cio__fd_peek(fd) : NULL;
+    /* Closed already, its close(2) left to the backend. */
+    if (st && st->closing)
+        return -EBADF;
     /* Forget it before the number can be reused by another open(). */
     cio__fd_forget(fd);
+    /* A completion backend may hold the number until the kernel can no
+     * longer run a request on it. */
+    if (st && loop->backend->defer_close && loop->backend->defer_close(loop, fd, st))
+        return 0;
     /* On Linux the descriptor is released even when close reports EINTR. */
     if (close(fd) != 0 && errno != EINTR)
         return -errno;

@@ -52,6 +52,10 @@ typedef struct cio__fd_state {
      * else: a completion backend sends to sockets without SIGPIPE and
      * receives from stream sockets through its buffers. */
     uint8_t sock_type;
+    /* cio_close left the close(2) to the backend (backend.h's
+     * defer_close), which has not made it yet: the number is still taken,
+     * but closed to cio's calls (-EBADF). */
+    bool closing;
     /* io_uring.c's state for this descriptor number, NULL until that
      * backend needs one; kept across close and reuse of the number, freed
      * with the loop. */
