@@ -570,6 +570,19 @@ CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_cb cb, void *arg);
 CIO_EXTERN int cio_wait_readable(int fd);
 CIO_EXTERN int cio_wait_writable(int fd);
 
+/* Tells the loop that fd was closed outside cio (a library called
+ * close(2) on it), so that the number, once reused, is a new descriptor to
+ * it: tasks still waiting on fd wake with -EBADF, and what the backend
+ * watched or had in flight on it is dropped. cio also notices by itself
+ * when a descriptor it only waits on (never read or written through cio)
+ * has changed behind its number (another device or inode at the next wait
+ * or readiness report; a refusal from epoll), and recovers the same way;
+ * a descriptor cio does I/O on must be closed with cio_close, or told
+ * with cio_fd_forget.
+ * Returns: 0 (also for a number cio never saw); -EBADF for a negative fd;
+ *   -EPERM outside a loop. Suspends: no. */
+CIO_EXTERN int cio_fd_forget(int fd);
+
 /* Like read(2): up to n bytes, 0 at end of file. Works on sockets, pipes,
  * terminals and regular files; never blocks the loop (regular files and
  * block devices are read through io_uring, or on the thread pool with the

@@ -6,8 +6,15 @@
  * loop, before the backend has seen anything) or after one pass of the
  * loop: the parked task gets -EBADF, and the new connection is untouched
  * (no byte of it read by the old request, none of the old one's written to
- * it, no client of the new listener taken). Every wait is bounded, so a
- * failure fails instead of hanging.
+ * it, no client of the new listener taken).
+ *
+ * A descriptor that code outside cio closes itself with close(2) (libpq,
+ * c-ares), its number then reused: cio notices the new file behind a
+ * number it only waits on, wakes the old waiters with -EBADF rather than
+ * with the new file's readiness, and waits on the new one without hanging;
+ * cio_fd_forget tells it outright.
+ *
+ * Every wait is bounded, so a failure fails instead of hanging.
  */
 #include "testutil.h"
 
@@ -206,6 +213,156 @@ static void test_accept_closed_and_number_reused_next_iteration(void **state)
     run_reuse(REUSE_ACCEPT, true);
 }
 
+/* ------------------------------------------- closed behind cio's back */
+
+typedef struct waiting {
+    int fd;
+    bool writable;
+    int result;
+    bool done;
+} waiting;
+
+static int wait_task(void *arg)
+{
+    waiting *w = arg;
+    cio_timeout tm;
+    cio_timeout_enter(&tm, BOUND);
+    w->result = w->writable ? cio_wait_writable(w->fd) : cio_wait_readable(w->fd);
+    cio_timeout_exit(&tm);
+    w->done = true;
+    return 0;
+}
+
+/* A socket pair that cio has waited on both ways (so that the backend
+ * watches it), then closed with close(2), as a library would. Returns the
+ * number the first end had. */
+static int watched_then_closed_outside(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return -errno;
+    CHECK(write(sv[1], "a", 1) == 1);
+    CHECK_CIO(cio_wait_readable(sv[0]), 0);
+    CHECK_CIO(cio_wait_writable(sv[0]), 0);
+    char c;
+    CHECK(read(sv[0], &c, 1) == 1);
+    close(sv[0]);
+    close(sv[1]);
+    return sv[0];
+}
+
+/* Waits on fd, which has data coming, in a task, bounded. */
+static int wait_on_new(int fd, int peer, bool writable)
+{
+    waiting w = {.fd = fd, .writable = writable};
+    cio_task *t = cio_create_task(wait_task, &w);
+    REQUIRE(t != NULL);
+    CHECK_CIO(cio_sleep(0.01), 0);
+    CHECK(write(peer, "b", 1) == 1);
+    CHECK_CIO(cio_await(t), 0);
+    return w.result;
+}
+
+static int main_reused_unknown_to_cio(void *arg)
+{
+    (void)arg;
+    for (int writable = 0; writable < 2; writable++) {
+        int old = watched_then_closed_outside();
+        REQUIRE(old >= 0);
+        int sv[2];
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        /* Lowest number first: the new socket has the old one's. */
+        REQUIRE(sv[0] == old);
+        CHECK_CIO(wait_on_new(sv[0], sv[1], writable), 0);
+        CHECK_CIO(cio_close(sv[0]), 0);
+        CHECK_CIO(cio_close(sv[1]), 0);
+    }
+    return 0;
+}
+
+static void test_number_closed_outside_cio_and_reused_is_waited_on_afresh(void **state)
+{
+    (void)state;
+    run_ok(main_reused_unknown_to_cio, NULL);
+}
+
+/* A task parked on the old file when the number changes hands: it is not
+ * woken by the new file's readiness, but told -EBADF. */
+static int main_old_waiter_on_reused(void *arg)
+{
+    (void)arg;
+    int a[2], b[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
+    waiting old = {.fd = a[0]};
+    cio_task *t = cio_create_task(wait_task, &old);
+    REQUIRE(t != NULL);
+    CHECK_CIO(cio_sleep(0.01), 0);
+    close(a[0]);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
+    REQUIRE(b[0] == old.fd);
+    /* The new owner waits on its descriptor, which has data. */
+    CHECK(write(b[1], "n", 1) == 1);
+    cio_timeout tm;
+    cio_timeout_enter(&tm, BOUND);
+    CHECK_CIO(cio_wait_readable(b[0]), 0);
+    CHECK_CIO(cio_timeout_exit(&tm), 0);
+    CHECK_CIO(cio_await(t), 0);
+    CHECK_CIO(old.result, -EBADF);
+    char c;
+    CHECK(read(b[0], &c, 1) == 1 && c == 'n');
+    close(a[1]);
+    CHECK_CIO(cio_close(b[0]), 0);
+    CHECK_CIO(cio_close(b[1]), 0);
+    return 0;
+}
+
+static void test_waiter_on_a_number_closed_outside_cio_is_not_woken_by_its_reuse(void **state)
+{
+    (void)state;
+    run_ok(main_old_waiter_on_reused, NULL);
+}
+
+/* cio_fd_forget: told that a descriptor was closed outside it, cio wakes
+ * its waiters with -EBADF and treats the number as new. */
+static int main_fd_forget(void *arg)
+{
+    (void)arg;
+    CHECK_CIO(cio_fd_forget(-1), -EBADF);
+    int a[2], b[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
+    waiting old = {.fd = a[0]};
+    cio_task *t = cio_create_task(wait_task, &old);
+    REQUIRE(t != NULL);
+    CHECK_CIO(cio_sleep(0.01), 0);
+    close(a[0]);
+    CHECK_CIO(cio_fd_forget(a[0]), 0);
+    CHECK_CIO(cio_await(t), 0);
+    CHECK_CIO(old.result, -EBADF);
+    close(a[1]);
+    /* Forgetting a number cio never saw is harmless. */
+    CHECK_CIO(cio_fd_forget(a[0]), 0);
+    for (int writable = 0; writable < 2; writable++) {
+        int was = watched_then_closed_outside();
+        REQUIRE(was >= 0);
+        CHECK_CIO(cio_fd_forget(was), 0);
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
+        REQUIRE(b[0] == was);
+        CHECK_CIO(wait_on_new(b[0], b[1], writable), 0);
+        CHECK_CIO(cio_close(b[0]), 0);
+        CHECK_CIO(cio_close(b[1]), 0);
+    }
+    return 0;
+}
+
+static void test_fd_forget_after_a_close_outside_cio(void **state)
+{
+    (void)state;
+    reset_failures();
+    CHECK_CIO(cio_fd_forget(0), -EPERM);
+    assert_no_failures();
+    run_ok(main_fd_forget, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +372,9 @@ int main(void)
         cmocka_unit_test(test_write_closed_and_number_reused_next_iteration),
         cmocka_unit_test(test_accept_closed_and_number_reused_at_once),
         cmocka_unit_test(test_accept_closed_and_number_reused_next_iteration),
+        cmocka_unit_test(test_number_closed_outside_cio_and_reused_is_waited_on_afresh),
+        cmocka_unit_test(test_waiter_on_a_number_closed_outside_cio_is_not_woken_by_its_reuse),
+        cmocka_unit_test(test_fd_forget_after_a_close_outside_cio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,7 +103,31 @@ cio__fd_state *cio__fd_get_for_wait(int fd, int *err)
         }
         st->sock_type = (uint8_t)type;
     }
+    st->dev = sb.st_dev;
+    st->ino = sb.st_ino;
     st->kind = CIO__FD_POLLABLE;
+    return st;
+}
+
+static void forget_fd(cio_loop *loop, int fd);
+
+/* Whether fd is a descriptor cio only waits on whose number now names
+ * another file than the one classified (or none): closed outside cio. */
+static bool changed_behind(int fd, const cio__fd_state *st)
+{
+    if (st->kind != CIO__FD_POLLABLE || st->nonblocking)
+        return false;
+    struct stat sb;
+    return fstat(fd, &sb) != 0 || sb.st_dev != st->dev || sb.st_ino != st->ino;
+}
+
+cio__fd_state *cio__fd_get_checked(int fd, int *err)
+{
+    cio__fd_state *st = cio__fd_get_for_wait(fd, err);
+    if (st && changed_behind(fd, st)) {
+        forget_fd(cio__loop, fd);
+        st = cio__fd_get_for_wait(fd, err);
+    }
     return st;
 }
 
@@ -208,6 +232,13 @@ void cio__fd_ready(int fd, unsigned events)
     }
     if (!st)
         return;
+    /* Readiness of another file than the one the waiters meant (the number
+     * was closed outside cio and reused): they are told -EBADF instead. */
+    if ((!cio__list_empty(&st->readers) || !cio__list_empty(&st->writers)) &&
+        changed_behind(fd, st)) {
+        forget_fd(loop, fd);
+        return;
+    }
     unsigned wanted = report_to_watch(st, events);
     unsigned unwanted = 0;
     if (events & (CIO__EV_READ | CIO__EV_ERROR)) {
@@ -316,6 +347,16 @@ void cio__fd_forget(int fd)
 {
     if (cio__loop && fd >= 0)
         forget_fd(cio__loop, fd);
+}
+
+int cio_fd_forget(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!cio__loop)
+        return -EPERM;
+    forget_fd(cio__loop, fd);
+    return 0;
 }
 
 int cio_close(int fd)

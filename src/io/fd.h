@@ -7,6 +7,8 @@
 #include "internal.h"
 #include "list.h"
 
+#include <sys/types.h>
+
 enum cio__fd_kind {
     CIO__FD_UNKNOWN = 0, /* never used with cio, or closed since */
     CIO__FD_POLLABLE,    /* socket, pipe, terminal...: readiness via the backend */
@@ -42,6 +44,11 @@ typedef struct cio__fd_state {
     /* cio__fd_get made the descriptor non-blocking (or found it so), for
      * cio's own I/O on it; a descriptor only waited on keeps its flags. */
     bool nonblocking;
+    /* The file behind the number when it was classified (fstat): code
+     * outside cio may close a descriptor that cio only waits on, and its
+     * number then names another file (cio__fd_get_checked). */
+    dev_t dev;
+    ino_t ino;
     /* fdio.c: the last cio_read was short, so it emptied the descriptor;
      * the next one waits for readability before reading rather than make
      * a read that would only say EAGAIN. */
@@ -81,6 +88,12 @@ cio__fd_state *cio__fd_get(int fd, int *err);
 /* cio__fd_get for a descriptor that is only waited on (readiness): its
  * flags are left as its owner set them. */
 cio__fd_state *cio__fd_get_for_wait(int fd, int *err);
+
+/* cio__fd_get_for_wait for a task's wait: a descriptor cio does no I/O on
+ * belongs to code that may have closed it with close(2) and got its number
+ * back for another file since; if the file behind the number changed, the
+ * old one is forgotten first (its waiters woken with -EBADF). */
+cio__fd_state *cio__fd_get_checked(int fd, int *err);
 
 /* The state of fd if the loop has one, without creating or classifying
  * it (backends, for what the OS reports). */

@@ -171,8 +171,8 @@ static int wait_ready(int fd, unsigned ev)
     if (err)
         return err;
     /* Waiting needs no O_NONBLOCK: a descriptor another library owns keeps
-     * its flags. */
-    cio__fd_state *st = cio__fd_get_for_wait(fd, &err);
+     * its flags (and may have been closed and reused behind cio's back). */
+    cio__fd_state *st = cio__fd_get_checked(fd, &err);
     if (!st)
         return err;
     if (st->kind == CIO__FD_FILE)
