@@ -263,12 +263,15 @@ static int wait_on_new(int fd, int peer, bool writable)
     return w.result;
 }
 
-static int main_reused_unknown_to_cio(void *arg)
+/* A number cio waited on, closed outside it and reused by a new socket,
+ * waited on again both ways; `tell`: cio_fd_forget says so first. */
+static int wait_on_reused(bool tell)
 {
-    (void)arg;
     for (int writable = 0; writable < 2; writable++) {
         int old = watched_then_closed_outside();
         REQUIRE(old >= 0);
+        if (tell)
+            CHECK_CIO(cio_fd_forget(old), 0);
         int sv[2];
         REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
         /* Lowest number first: the new socket has the old one's. */
@@ -280,10 +283,29 @@ static int main_reused_unknown_to_cio(void *arg)
     return 0;
 }
 
+static int main_reused_unknown_to_cio(void *arg)
+{
+    (void)arg;
+    return wait_on_reused(false);
+}
+
 static void test_number_closed_outside_cio_and_reused_is_waited_on_afresh(void **state)
 {
     (void)state;
     run_ok(main_reused_unknown_to_cio, NULL);
+}
+
+/* A task parked on a[0] (a new socket pair), which is then closed with
+ * close(2) under it. */
+static cio_task *park_then_close_outside(int a[2], waiting *old)
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) != 0)
+        return NULL;
+    *old = (waiting){.fd = a[0]};
+    cio_task *t = cio_create_task(wait_task, old);
+    CHECK_CIO(cio_sleep(0.01), 0);
+    close(a[0]);
+    return t;
 }
 
 /* A task parked on the old file when the number changes hands: it is not
@@ -292,12 +314,9 @@ static int main_old_waiter_on_reused(void *arg)
 {
     (void)arg;
     int a[2], b[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
-    waiting old = {.fd = a[0]};
-    cio_task *t = cio_create_task(wait_task, &old);
+    waiting old;
+    cio_task *t = park_then_close_outside(a, &old);
     REQUIRE(t != NULL);
-    CHECK_CIO(cio_sleep(0.01), 0);
-    close(a[0]);
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
     REQUIRE(b[0] == old.fd);
     /* The new owner waits on its descriptor, which has data. */
@@ -328,30 +347,17 @@ static int main_fd_forget(void *arg)
 {
     (void)arg;
     CHECK_CIO(cio_fd_forget(-1), -EBADF);
-    int a[2], b[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
-    waiting old = {.fd = a[0]};
-    cio_task *t = cio_create_task(wait_task, &old);
+    int a[2];
+    waiting old;
+    cio_task *t = park_then_close_outside(a, &old);
     REQUIRE(t != NULL);
-    CHECK_CIO(cio_sleep(0.01), 0);
-    close(a[0]);
     CHECK_CIO(cio_fd_forget(a[0]), 0);
     CHECK_CIO(cio_await(t), 0);
     CHECK_CIO(old.result, -EBADF);
     close(a[1]);
-    /* Forgetting a number cio never saw is harmless. */
+    /* Forgetting it again is harmless. */
     CHECK_CIO(cio_fd_forget(a[0]), 0);
-    for (int writable = 0; writable < 2; writable++) {
-        int was = watched_then_closed_outside();
-        REQUIRE(was >= 0);
-        CHECK_CIO(cio_fd_forget(was), 0);
-        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
-        REQUIRE(b[0] == was);
-        CHECK_CIO(wait_on_new(b[0], b[1], writable), 0);
-        CHECK_CIO(cio_close(b[0]), 0);
-        CHECK_CIO(cio_close(b[1]), 0);
-    }
-    return 0;
+    return wait_on_reused(true);
 }
 
 static void test_fd_forget_after_a_close_outside_cio(void **state)
