@@ -6,6 +6,10 @@
 
 #include <cio_tls.h>
 
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <sys/time.h>
+
 
 #define CIO_TEST_MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -596,6 +600,171 @@ static void upgrade_in_place(void **state)
     run_ok(upgrade_main, NULL);
 }
 
+/* ------------------------------------------------------------ STARTTLS */
+
+/* A peer that speaks a plain line protocol first and then TLS as a server
+ * (SMTP's STARTTLS), on a thread with blocking OpenSSL: "220 ready", reads
+ * "STARTTLS", "220 go ahead", the handshake; then it says "bye" and closes
+ * at once (PEER_CLOSES), or answers one line and waits for the client's
+ * close (PEER_STAYS). PEER_ALERTS instead waits for "READY" and sends a
+ * TLS alert before any handshake. Every read is bounded by SO_RCVTIMEO. */
+enum starttls_mode { PEER_CLOSES, PEER_STAYS, PEER_ALERTS };
+
+typedef struct starttls_peer {
+    int listener;
+    enum starttls_mode mode;
+    pthread_t thread;
+    bool handshook;
+} starttls_peer;
+
+/* A fatal handshake_failure alert record (TLS 1.2 framing). */
+static const unsigned char tls_alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+
+static bool peer_read_line(int fd, char *line, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap && read(fd, line + n, 1) == 1)
+        if (line[n++] == '\n')
+            break;
+    line[n] = '\0';
+    return n && line[n - 1] == '\n';
+}
+
+static void *starttls_peer_main(void *arg)
+{
+    starttls_peer *p = arg;
+    int c = accept(p->listener, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    struct timeval bound = {.tv_sec = 10};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    char line[64];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL *ssl = NULL;
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, peers.cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, peers.key, SSL_FILETYPE_PEM) != 1)
+        goto close_conn;
+    if (write(c, "220 ready\r\n", 11) != 11 || !peer_read_line(c, line, sizeof line) ||
+        strcmp(line, "STARTTLS\r\n") != 0 || write(c, "220 go ahead\r\n", 14) != 14)
+        goto close_conn;
+    if (p->mode == PEER_ALERTS) {
+        if (peer_read_line(c, line, sizeof line) &&
+            write(c, tls_alert, sizeof tls_alert) == (ssize_t)sizeof tls_alert) {
+            /* The client's ClientHello, then its close. */
+            while (read(c, line, sizeof line) > 0) {
+            }
+        }
+        goto close_conn;
+    }
+    ssl = SSL_new(ctx);
+    if (!ssl || !SSL_set_fd(ssl, c) || SSL_accept(ssl) != 1)
+        goto close_conn;
+    p->handshook = true;
+    if (p->mode == PEER_CLOSES) {
+        SSL_write(ssl, "bye\n", 4);
+        SSL_shutdown(ssl);
+        goto close_conn;
+    }
+    int n = SSL_read(ssl, line, sizeof line - 1);
+    if (n > 0) {
+        char reply[80];
+        int len = snprintf(reply, sizeof reply, "tls: %.*s", n, line);
+        SSL_write(ssl, reply, len);
+        /* Until the client's close. */
+        while (SSL_read(ssl, line, sizeof line) > 0) {
+        }
+    }
+close_conn:
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(c);
+    return NULL;
+}
+
+/* Plain lines, then cio_tls_client on the same stream. On io_uring the
+ * plain reads leave a multishot receive armed, which must not keep taking
+ * the bytes that OpenSSL reads from the socket itself. */
+static int starttls_main(void *arg)
+{
+    starttls_peer *p = arg;
+    int port;
+    p->listener = tcp_listener(&port);
+    REQUIRE(p->listener >= 0);
+    REQUIRE(pthread_create(&p->thread, NULL, starttls_peer_main, p) == 0);
+    port_str ps = port_string(port);
+    cio_stream *s = cio_open_connection("127.0.0.1", ps.s);
+    CHECK(s != NULL);
+    cio_tls_opts opts = trusting("localhost");
+    char line[64];
+    /* Bounded: a handshake that spins or hangs fails instead. */
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 10);
+    if (s) {
+        CHECK_CIO(cio_stream_readline(s, line, sizeof line), 11);
+        CHECK_CIO(cio_stream_write(s, "STARTTLS\r\n", 10), 0);
+        CHECK_CIO(cio_stream_readline(s, line, sizeof line), 14);
+        CHECK(strcmp(line, "220 go ahead\r\n") == 0);
+        if (p->mode == PEER_ALERTS) {
+            /* The alert arrives before the upgrade: on io_uring it is taken
+             * into the loop's buffers, and must still reach OpenSSL. */
+            CHECK_CIO(cio_stream_write(s, "READY\r\n", 7), 0);
+            CHECK_CIO(cio_wait_readable(cio_stream_fd(s)), 0);
+            /* Time for io_uring's receive to complete too (the readiness
+             * may be reported first). Either way OpenSSL must see the
+             * alert; this makes it come through the loop's buffers. */
+            CHECK_CIO(cio_sleep(0.05), 0);
+            errno = 0;
+            CHECK(cio_tls_client(s, &opts) == NULL);
+            CHECK_CIO(-errno, -EPROTO);
+            if (!EXPECT(strstr(cio_tls_last_error(), "alert") != NULL))
+                note_failure(__FILE__, __LINE__, "last error: %s", cio_tls_last_error());
+        }
+        errno = 0;
+        bool upgraded = p->mode != PEER_ALERTS && cio_tls_client(s, &opts) == s;
+        if (!EXPECT(upgraded || p->mode == PEER_ALERTS))
+            note_failure(__FILE__, __LINE__, "cio_tls_client: %s (%s)", strerror(errno),
+                         cio_tls_last_error());
+        if (upgraded && p->mode == PEER_CLOSES) {
+            CHECK_CIO(cio_stream_readline(s, line, sizeof line), 4);
+            CHECK(strcmp(line, "bye\n") == 0);
+            CHECK_CIO(cio_stream_readline(s, line, sizeof line), 0);
+        } else if (upgraded) {
+            CHECK_CIO(cio_stream_write(s, "hello\n", 6), 0);
+            CHECK_CIO(cio_stream_readline(s, line, sizeof line), 11);
+            CHECK(strcmp(line, "tls: hello\n") == 0);
+        }
+    }
+    CHECK_CIO(cio_timeout_exit(&tm), 0);
+    if (s)
+        CHECK_CIO(cio_stream_close(s), 0);
+    /* The peer ends at the close (at worst at its read bound). */
+    pthread_join(p->thread, NULL);
+    CHECK(p->handshook == (p->mode != PEER_ALERTS));
+    CHECK_CIO(cio_close(p->listener), 0);
+    return 0;
+}
+
+static void starttls_after_plain_lines_peer_closing(void **state)
+{
+    (void)state;
+    starttls_peer p = {.mode = PEER_CLOSES};
+    run_ok(starttls_main, &p);
+}
+
+static void starttls_after_plain_lines_peer_staying(void **state)
+{
+    (void)state;
+    starttls_peer p = {.mode = PEER_STAYS};
+    run_ok(starttls_main, &p);
+}
+
+static void starttls_bytes_received_ahead_reach_openssl(void **state)
+{
+    (void)state;
+    starttls_peer p = {.mode = PEER_ALERTS};
+    run_ok(starttls_main, &p);
+}
+
 /* ------------------------------------------------------- bad arguments */
 
 static int no_handler(cio_stream *s, void *arg)
@@ -701,6 +870,9 @@ int main(void)
         cmocka_unit_test(big_write_to_slow_reader_keeps_every_byte),
         cmocka_unit_test(silent_peers_and_timeouts),
         cmocka_unit_test(upgrade_in_place),
+        cmocka_unit_test(starttls_after_plain_lines_peer_closing),
+        cmocka_unit_test(starttls_after_plain_lines_peer_staying),
+        cmocka_unit_test(starttls_bytes_received_ahead_reach_openssl),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(last_error_is_per_task),
     };

@@ -56,6 +56,17 @@ void cio__fdio_consume_sigpipe(void)
     }
 }
 
+int cio__fdio_take_input(int fd, char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    cio_loop *loop = cio__loop;
+    cio__fd_state *st = loop ? cio__fd_peek(fd) : NULL;
+    if (!st || !loop->backend->release_input)
+        return 0;
+    return loop->backend->release_input(loop, fd, st, data, len);
+}
+
 /* ---------------------------------------------- completion backends */
 
 /* The loop's backend runs operations itself (io_uring). */

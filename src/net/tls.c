@@ -315,6 +315,38 @@ static int set_peer_name(SSL *ssl, const char *name, bool verify)
     return ok ? 0 : -EINVAL;
 }
 
+/* Makes ssl read and write s's socket. Bytes the loop received ahead on it
+ * (io_uring's multishot receive, armed by plain reads before a STARTTLS)
+ * are no longer in the socket: OpenSSL reads them first, out of a buffer
+ * BIO in front of the socket's, and the loop stops receiving ahead. */
+static int attach_socket(SSL *ssl, int fd)
+{
+    char *ahead;
+    size_t len;
+    int err = cio__fdio_take_input(fd, &ahead, &len);
+    if (err)
+        return err;
+    if (!len)
+        return SSL_set_fd(ssl, fd) ? 0 : -ENOMEM;
+    err = -ENOMEM;
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    BIO *buffer = BIO_new(BIO_f_buffer());
+    if (!sock || !buffer || len > INT_MAX || BIO_set_buffer_read_data(buffer, ahead, (long)len) != 1)
+        goto free_bios;
+    /* Reads come through the buffer; writes go to the socket directly. */
+    BIO_push(buffer, sock);
+    BIO_up_ref(sock);
+    SSL_set_bio(ssl, buffer, sock);
+    free(ahead);
+    return 0;
+
+free_bios:
+    BIO_free(buffer);
+    BIO_free(sock);
+    free(ahead);
+    return err;
+}
+
 /* Runs a handshake over s's connection with the TLS transport in place;
  * peer_name (a client's) is sent and checked. On failure s is plain again. */
 static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_name, bool verify)
@@ -332,7 +364,7 @@ static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_na
         return -ENOMEM;
     }
     c->ssl = ssl;
-    int err = SSL_set_fd(ssl, s->fd) ? 0 : -ENOMEM;
+    int err = attach_socket(ssl, s->fd);
     if (!err && peer_name)
         err = set_peer_name(ssl, peer_name, verify);
     if (err) {

@@ -1070,6 +1070,40 @@ static bool uring_defer_close(cio_loop *loop, int fd, cio__fd_state *st)
     return true;
 }
 
+/* OpenSSL is taking over fd's reads: the multishot receive is ended, and
+ * waited for, since until its last CQE it may take more of the bytes that
+ * OpenSSL must read; then what it took and nobody read is handed over. An
+ * end of stream it saw is not: the socket reports it again to read(2). */
+static int uring_release_input(cio_loop *loop, int fd, cio__fd_state *st, char **data,
+                               size_t *len)
+{
+    uring_backend *b = loop->backend_data;
+    struct cio__uring_fd *uf = st->uring;
+    if (!uf)
+        return 0;
+    if (uf->recv_armed && !uf->recv_renewing) {
+        cancel_request(b, fd_tag(TAG_RECV, fd, uf->gen));
+        uf->recv_renewing = true;
+    }
+    while (uf->recv_armed) {
+        int err = wait_multishot(loop, fd, uf);
+        if (err)
+            return err;
+    }
+    size_t n = 0;
+    for (int32_t bid = uf->chunk_head; bid >= 0; bid = b->chunks[bid].next)
+        n += b->chunks[bid].len;
+    n -= uf->chunk_off;
+    if (n) {
+        if (!(*data = malloc(n)))
+            return -ENOMEM;
+        *len = chunks_copy_out(b, uf, *data, n);
+    }
+    uf->recv_end = RECV_GOING;
+    uf->recv_nobufs = false;
+    return 0;
+}
+
 static bool uring_has_input(const cio__fd_state *st)
 {
     const struct cio__uring_fd *uf = st->uring;
@@ -1094,6 +1128,7 @@ const cio__backend_ops cio__backend_io_uring = {
     .forget = uring_forget,
     .defer_close = uring_defer_close,
     .has_input = uring_has_input,
+    .release_input = uring_release_input,
     .describe = uring_describe,
     .refusal_hint = "io_uring needs Linux 5.6+ (with IORING_FEAT_NODROP), not blocked by seccomp "
                     "(containers often block it) nor by sysctl kernel.io_uring_disabled",
