@@ -550,6 +550,74 @@ static void silent_peers_and_timeouts(void **state)
     run_ok(silent_main, NULL);
 }
 
+/* Clients that send the first 20 bytes of a ClientHello and stall: with a
+ * short handshake deadline the server closes every one of them (each
+ * holds a task, a descriptor and a session until then), and serves a
+ * proper client meanwhile and afterwards. */
+enum { STALLED = 100 };
+
+static int stalled_client(void *arg)
+{
+    int port = (int)(intptr_t)arg;
+    int fd = cio_tcp_connect("127.0.0.1", port_string(port).s);
+    if (fd < 0)
+        return fd;
+    /* A record header that promises 200 bytes, and the start of them. */
+    static const unsigned char hello[20] = {0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00,
+                                            0x00, 0xc4, 0x03, 0x03, 0x11, 0x22};
+    int err = (int)cio_write(fd, hello, sizeof hello);
+    char c;
+    /* Bounded: a server that never lets go fails the test. */
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 10);
+    ssize_t n = err < 0 ? err : cio_read(fd, &c, 1);
+    cio_timeout_exit(&tm);
+    cio_close(fd);
+    /* The server closed it: an end of stream, or a reset. */
+    return n == 0 || n == -ECONNRESET ? 0 : (int)(n < 0 ? n : -EPROTO);
+}
+
+static int stalled_main(void *arg)
+{
+    (void)arg;
+    int served = 0;
+    cio_tls_opts so = server_opts();
+    so.handshake_timeout = 0.2;
+    cio_server *srv = cio_tls_start_server("127.0.0.1", "0", &so, half_close_handler, &served);
+    REQUIRE(srv);
+    int port = cio_server_port(srv);
+    cio_task *t[STALLED + 1];
+    for (int i = 0; i < STALLED; i++)
+        t[i] = cio_create_task(stalled_client, (void *)(intptr_t)port);
+    t[STALLED] = cio_create_task(one_client, (void *)(intptr_t)port);
+    int results[STALLED + 1];
+    CHECK_CIO(cio_gather(t, STALLED + 1, results), 0);
+    for (int i = 0; i <= STALLED; i++)
+        if (!EXPECT_CIO(results[i], 0))
+            break;
+    CHECK(served == 1);
+    CHECK_CIO(one_client((void *)(intptr_t)port), 0);
+    CHECK_CIO(cio_server_close(srv), 0);
+
+    /* A client's handshake has the deadline too. */
+    int l = cio_tcp_listen("127.0.0.1", "0", 4);
+    REQUIRE(l >= 0);
+    cio_tls_opts opts = trusting("localhost");
+    opts.handshake_timeout = 0.05;
+    errno = 0;
+    CHECK(cio_tls_connect("127.0.0.1", port_string(cio_local_port(l)).s, &opts) == NULL);
+    CHECK_CIO(-errno, -ETIMEDOUT);
+    CHECK(strstr(cio_tls_last_error(), "timed out") != NULL);
+    CHECK_CIO(cio_close(l), 0);
+    return 0;
+}
+
+static void stalled_handshakes_are_closed_at_the_deadline(void **state)
+{
+    (void)state;
+    run_ok(stalled_main, NULL);
+}
+
 /* ---------------------------------------------------- upgrade in place */
 
 static int upgrade_main(void *arg)
@@ -869,6 +937,7 @@ int main(void)
         cmocka_unit_test(dropped_connection_without_close_notify_is_an_error),
         cmocka_unit_test(big_write_to_slow_reader_keeps_every_byte),
         cmocka_unit_test(silent_peers_and_timeouts),
+        cmocka_unit_test(stalled_handshakes_are_closed_at_the_deadline),
         cmocka_unit_test(upgrade_in_place),
         cmocka_unit_test(starttls_after_plain_lines_peer_closing),
         cmocka_unit_test(starttls_after_plain_lines_peer_staying),
