@@ -352,7 +352,8 @@ static int attach_socket(SSL *ssl, int fd)
     err = -ENOMEM;
     BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
     BIO *buffer = BIO_new(BIO_f_buffer());
-    if (!sock || !buffer || len > INT_MAX || BIO_set_buffer_read_data(buffer, ahead, (long)len) != 1)
+    if (!sock || !buffer || len > INT_MAX ||
+        BIO_set_buffer_read_data(buffer, ahead, (long)len) != 1)
         goto free_bios;
     /* Reads come through the buffer; writes go to the socket directly. */
     BIO_push(buffer, sock);

@@ -1074,8 +1074,7 @@ static bool uring_defer_close(cio_loop *loop, int fd, cio__fd_state *st)
  * waited for, since until its last CQE it may take more of the bytes that
  * OpenSSL must read; then what it took and nobody read is handed over. An
  * end of stream it saw is not: the socket reports it again to read(2). */
-static int uring_release_input(cio_loop *loop, int fd, cio__fd_state *st, char **data,
-                               size_t *len)
+static int uring_release_input(cio_loop *loop, int fd, cio__fd_state *st, char **data, size_t *len)
 {
     uring_backend *b = loop->backend_data;
     struct cio__uring_fd *uf = st->uring;
