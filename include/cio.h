@@ -568,9 +568,25 @@ CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_cb cb, void *arg);
 
 /* Suspend until fd is readable / writable (or has an error or hang-up, which
  * the next read or write then reports). Returns 0; -EBADF if fd is not open
- * or is closed with cio_close meanwhile. Suspends: yes. */
+ * or is closed with cio_close meanwhile. Suspends: yes.
+ * Waiting leaves the descriptor's flags alone: one that another library
+ * owns and uses blocking stays blocking (only cio's own I/O calls, below,
+ * switch a descriptor to O_NONBLOCK). */
 CIO_EXTERN int cio_wait_readable(int fd);
 CIO_EXTERN int cio_wait_writable(int fd);
+
+/* Tells the loop that fd was closed outside cio (a library called
+ * close(2) on it), so that the number, once reused, is a new descriptor to
+ * it: tasks still waiting on fd wake with -EBADF, and what the backend
+ * watched or had in flight on it is dropped. cio also notices by itself
+ * when a descriptor it only waits on (never read or written through cio)
+ * has changed behind its number (another device or inode at the next wait
+ * or readiness report; a refusal from epoll), and recovers the same way;
+ * a descriptor cio does I/O on must be closed with cio_close, or told
+ * with cio_fd_forget.
+ * Returns: 0 (also for a number cio never saw); -EBADF for a negative fd;
+ *   -EPERM outside a loop. Suspends: no. */
+CIO_EXTERN int cio_fd_forget(int fd);
 
 /* Like read(2): up to n bytes, 0 at end of file. Works on sockets, pipes,
  * terminals and regular files; never blocks the loop (regular files and
@@ -632,7 +648,12 @@ CIO_EXTERN ssize_t cio_sendto(int fd, const void *buf, size_t n, const struct so
 
 /* Closes fd: tasks waiting on it wake with -EBADF, the backend forgets it
  * (on io_uring, operations in flight on fd are cancelled, and their tasks
- * wake with -EBADF once the kernel has let go of their buffers).
+ * wake with -EBADF once the kernel has let go of their buffers). On
+ * io_uring the number itself is released only once no request naming it
+ * can still run (a few loop iterations at most), so that a descriptor
+ * opened meanwhile never gets another's data, connections or writes;
+ * cio_close returns at once all the same, and cio's calls treat fd as
+ * closed from then on.
  * Use it, not close(2), for descriptors cio has waited on or done I/O on:
  * the loop caches what kind of file a descriptor is.
  * Returns: 0; -EBADF. Suspends: no. */

@@ -35,6 +35,13 @@ typedef struct cio_tls_opts {
     /* Accept any certificate and any name. For tests only: it gives up
      * TLS's protection against an active attacker. */
     bool insecure_no_verify;
+    /* Seconds a handshake may take (asyncio's ssl_handshake_timeout); past
+     * it the handshake fails with ETIMEDOUT, and a server closes that
+     * connection. 0 (or NaN, or negative): the default, 10 s; INFINITY:
+     * no limit. A server's protection against clients that start a
+     * handshake and stall, each holding a task, a descriptor and a
+     * session. */
+    double handshake_timeout;
 } cio_tls_opts;
 
 /* cio_open_connection(host, port), then a TLS client handshake over it.

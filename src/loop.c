@@ -194,11 +194,14 @@ int cio_run(cio_fn main_fn, void *arg)
         return err;
     }
     /* A write to a closed pipe raises SIGPIPE on the writing thread; held
-     * blocked here, fdio.c takes it back off the pending set. */
-    sigset_t pipe_set, old_mask;
+     * blocked here, fdio.c takes it back off the pending set. One pending
+     * before the loop is the application's, and stays. */
+    sigset_t pipe_set, old_mask, pending;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+    sigpending(&pending);
+    bool pipe_was_pending = sigismember(&pending, SIGPIPE) == 1;
     cio__overflow_guard_begin();
 
     int result;
@@ -214,6 +217,11 @@ int cio_run(cio_fn main_fn, void *arg)
     }
 
     cio__overflow_guard_end();
+    /* Code in a task that calls write(2) itself (a third-party library)
+     * raises SIGPIPE too, and nothing took it back: unblocked with the
+     * old mask, it would kill the process as cio_run returns. */
+    if (!pipe_was_pending)
+        cio__fdio_consume_sigpipe();
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     loop_close(loop);
     cio__loop = NULL;

@@ -353,6 +353,52 @@ static void test_no_sigpipe_left_pending(void **state)
     assert_false(pending);
 }
 
+/* A task that calls write(2) itself, as a third-party library does, on a
+ * pipe whose reader is gone: the SIGPIPE it raises is held while the loop
+ * runs, and must not be left pending to kill the process when cio_run
+ * restores the signal mask. */
+static int main_plain_write_epipe(void *arg)
+{
+    (void)arg;
+    int p[2];
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(close(p[0]) == 0);
+    REQUIRE(write(p[1], "x", 1) == -1 && errno == EPIPE);
+    REQUIRE(close(p[1]) == 0);
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE(close(sv[1]) == 0);
+    REQUIRE(write(sv[0], "x", 1) == -1 && errno == EPIPE);
+    REQUIRE(close(sv[0]) == 0);
+    return 0;
+}
+
+static void plain_write_epipe_child(void)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGPIPE, &dfl, NULL);
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
+    int r = cio_run(main_plain_write_epipe, NULL);
+    if (r != 0 || failure_count()) {
+        say(failure_text());
+        _exit(1);
+    }
+    if (sigpipe_pending())
+        _exit(2);
+}
+
+static void test_plain_write_to_broken_pipe_in_task_never_kills(void **state)
+{
+    (void)state;
+    child_result r;
+    run_child(plain_write_epipe_child, &r);
+    assert_child_ok(&r);
+}
+
 /* ------------------------------------------------- readiness waits */
 
 static int write_wait_task(void *arg)
@@ -397,6 +443,48 @@ static int main_wait_ready(void *arg)
     REQUIRE_CIO(cio_close(p[0]), 0);
     REQUIRE_CIO(cio_close(p[1]), 0);
     return 0;
+}
+
+/* A descriptor another library owns and uses blocking: waiting for it to
+ * be ready must leave its flags alone (readiness needs no O_NONBLOCK). */
+static int main_wait_leaves_flags(void *arg)
+{
+    (void)arg;
+    int p[2], sv[2];
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_CIO(cio_wait_writable(p[1]), 0);
+    CHECK(write(p[1], "a", 1) == 1);
+    CHECK_CIO(cio_wait_readable(p[0]), 0);
+    /* A waiter parked before the data comes. */
+    reader r = {.fd = sv[0]};
+    cio_task *t = cio_create_task(wait_readable_once, &r);
+    REQUIRE(t != NULL);
+    CHECK_CIO(cio_sleep(0.01), 0);
+    CHECK(write(sv[1], "b", 1) == 1);
+    CHECK_CIO(cio_await(t), 0);
+    CHECK_CIO(cio_wait_writable(sv[1]), 0);
+    CHECK(!nonblocking(p[0]) && !nonblocking(p[1]));
+    CHECK(!nonblocking(sv[0]) && !nonblocking(sv[1]));
+    /* The owner's blocking reads work as before. */
+    char c;
+    CHECK(read(p[0], &c, 1) == 1 && c == 'a');
+    CHECK(read(sv[0], &c, 1) == 1 && c == 'b');
+    /* cio's own I/O on it still works (and may set what it needs). */
+    CHECK(write(p[1], "c", 1) == 1);
+    CHECK_CIO(cio_read(p[0], &c, 1), 1);
+    CHECK(c == 'c');
+    for (int i = 0; i < 2; i++) {
+        CHECK_CIO(cio_close(p[i]), 0);
+        CHECK_CIO(cio_close(sv[i]), 0);
+    }
+    return 0;
+}
+
+static void test_waiting_leaves_a_blocking_descriptor_blocking(void **state)
+{
+    (void)state;
+    run_ok(main_wait_leaves_flags, NULL);
 }
 
 static void test_wait_readable_and_writable(void **state)
@@ -1217,7 +1305,9 @@ int main(void)
         cmocka_unit_test(test_two_readers_share_a_pipe),
         cmocka_unit_test(test_sigpipe_never_kills),
         cmocka_unit_test(test_no_sigpipe_left_pending),
+        cmocka_unit_test(test_plain_write_to_broken_pipe_in_task_never_kills),
         cmocka_unit_test(test_wait_readable_and_writable),
+        cmocka_unit_test(test_waiting_leaves_a_blocking_descriptor_blocking),
         cmocka_unit_test(test_close_wakes_waiters_with_ebadf),
         cmocka_unit_test(test_closed_or_invalid_fd_is_ebadf),
         cmocka_unit_test(test_null_buffer_is_einval),

@@ -67,6 +67,32 @@ static void test_peer_closing_mid_line_keeps_the_bytes(void **state)
     run_main(main_mid_line, NULL, 0);
 }
 
+/* A buffer of one byte holds only the NUL: no line fits, but a clean end
+ * of stream is still 0, and a line is still -ENOBUFS with its bytes kept. */
+static int main_one_byte_buffer(void *arg)
+{
+    (void)arg;
+    cio_stream *a, *b;
+    REQUIRE_CIO(stream_pair(&a, &b), 0);
+    char one[1] = {'x'}, line[8];
+    CHECK_CIO(cio_stream_write(a, "\n", 1), 0);
+    CHECK_CIO(cio_stream_readline(b, one, 1), -ENOBUFS);
+    CHECK_CIO(cio_stream_readline(b, line, sizeof line), 1);
+    CHECK(strcmp(line, "\n") == 0);
+    CHECK_CIO(cio_stream_close(a), 0);
+    CHECK_CIO(cio_stream_readline(b, one, 1), 0);
+    CHECK(one[0] == '\0');
+    CHECK_CIO(cio_stream_readline(b, one, 1), 0);
+    CHECK_CIO(cio_stream_close(b), 0);
+    return 0;
+}
+
+static void test_readline_into_one_byte_at_clean_eof_is_0(void **state)
+{
+    (void)state;
+    run_main(main_one_byte_buffer, NULL, 0);
+}
+
 static int main_long_line(void *arg)
 {
     (void)arg;
@@ -545,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_lines_separators_and_exact_reads),
         cmocka_unit_test(test_peer_closing_mid_line_keeps_the_bytes),
         cmocka_unit_test(test_line_longer_than_the_buffer_is_enobufs_and_kept),
+        cmocka_unit_test(test_readline_into_one_byte_at_clean_eof_is_0),
         cmocka_unit_test(test_half_closed_socket_reads_on),
         cmocka_unit_test(test_reset_connection_reports_and_keeps_bytes),
         cmocka_unit_test(test_100mb_write_to_slow_reader_is_bounded),

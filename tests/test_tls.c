@@ -6,6 +6,10 @@
 
 #include <cio_tls.h>
 
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <sys/time.h>
+
 
 #define CIO_TEST_MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -546,6 +550,74 @@ static void silent_peers_and_timeouts(void **state)
     run_ok(silent_main, NULL);
 }
 
+/* Clients that send the first 20 bytes of a ClientHello and stall: with a
+ * short handshake deadline the server closes every one of them (each
+ * holds a task, a descriptor and a session until then), and serves a
+ * proper client meanwhile and afterwards. */
+enum { STALLED = 100 };
+
+static int stalled_client(void *arg)
+{
+    int port = (int)(intptr_t)arg;
+    int fd = cio_tcp_connect("127.0.0.1", port_string(port).s);
+    if (fd < 0)
+        return fd;
+    /* A record header that promises 200 bytes, and the start of them. */
+    static const unsigned char hello[20] = {0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00,
+                                            0x00, 0xc4, 0x03, 0x03, 0x11, 0x22};
+    int err = (int)cio_write(fd, hello, sizeof hello);
+    char c;
+    /* Bounded: a server that never lets go fails the test. */
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 10);
+    ssize_t n = err < 0 ? err : cio_read(fd, &c, 1);
+    cio_timeout_exit(&tm);
+    cio_close(fd);
+    /* The server closed it: an end of stream, or a reset. */
+    return n == 0 || n == -ECONNRESET ? 0 : (int)(n < 0 ? n : -EPROTO);
+}
+
+static int stalled_main(void *arg)
+{
+    (void)arg;
+    int served = 0;
+    cio_tls_opts so = server_opts();
+    so.handshake_timeout = 0.2;
+    cio_server *srv = cio_tls_start_server("127.0.0.1", "0", &so, half_close_handler, &served);
+    REQUIRE(srv);
+    int port = cio_server_port(srv);
+    cio_task *t[STALLED + 1];
+    for (int i = 0; i < STALLED; i++)
+        t[i] = cio_create_task(stalled_client, (void *)(intptr_t)port);
+    t[STALLED] = cio_create_task(one_client, (void *)(intptr_t)port);
+    int results[STALLED + 1];
+    CHECK_CIO(cio_gather(t, STALLED + 1, results), 0);
+    for (int i = 0; i <= STALLED; i++)
+        if (!EXPECT_CIO(results[i], 0))
+            break;
+    CHECK(served == 1);
+    CHECK_CIO(one_client((void *)(intptr_t)port), 0);
+    CHECK_CIO(cio_server_close(srv), 0);
+
+    /* A client's handshake has the deadline too. */
+    int l = cio_tcp_listen("127.0.0.1", "0", 4);
+    REQUIRE(l >= 0);
+    cio_tls_opts opts = trusting("localhost");
+    opts.handshake_timeout = 0.05;
+    errno = 0;
+    CHECK(cio_tls_connect("127.0.0.1", port_string(cio_local_port(l)).s, &opts) == NULL);
+    CHECK_CIO(-errno, -ETIMEDOUT);
+    CHECK(strstr(cio_tls_last_error(), "timed out") != NULL);
+    CHECK_CIO(cio_close(l), 0);
+    return 0;
+}
+
+static void stalled_handshakes_are_closed_at_the_deadline(void **state)
+{
+    (void)state;
+    run_ok(stalled_main, NULL);
+}
+
 /* ---------------------------------------------------- upgrade in place */
 
 static int upgrade_main(void *arg)
@@ -594,6 +666,171 @@ static void upgrade_in_place(void **state)
 {
     (void)state;
     run_ok(upgrade_main, NULL);
+}
+
+/* ------------------------------------------------------------ STARTTLS */
+
+/* A peer that speaks a plain line protocol first and then TLS as a server
+ * (SMTP's STARTTLS), on a thread with blocking OpenSSL: "220 ready", reads
+ * "STARTTLS", "220 go ahead", the handshake; then it says "bye" and closes
+ * at once (PEER_CLOSES), or answers one line and waits for the client's
+ * close (PEER_STAYS). PEER_ALERTS instead waits for "READY" and sends a
+ * TLS alert before any handshake. Every read is bounded by SO_RCVTIMEO. */
+enum starttls_mode { PEER_CLOSES, PEER_STAYS, PEER_ALERTS };
+
+typedef struct starttls_peer {
+    int listener;
+    enum starttls_mode mode;
+    pthread_t thread;
+    bool handshook;
+} starttls_peer;
+
+/* A fatal handshake_failure alert record (TLS 1.2 framing). */
+static const unsigned char tls_alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+
+static bool peer_read_line(int fd, char *line, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap && read(fd, line + n, 1) == 1)
+        if (line[n++] == '\n')
+            break;
+    line[n] = '\0';
+    return n && line[n - 1] == '\n';
+}
+
+static void *starttls_peer_main(void *arg)
+{
+    starttls_peer *p = arg;
+    int c = accept(p->listener, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    struct timeval bound = {.tv_sec = 10};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    char line[64];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL *ssl = NULL;
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, peers.cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, peers.key, SSL_FILETYPE_PEM) != 1)
+        goto close_conn;
+    if (write(c, "220 ready\r\n", 11) != 11 || !peer_read_line(c, line, sizeof line) ||
+        strcmp(line, "STARTTLS\r\n") != 0 || write(c, "220 go ahead\r\n", 14) != 14)
+        goto close_conn;
+    if (p->mode == PEER_ALERTS) {
+        if (peer_read_line(c, line, sizeof line) &&
+            write(c, tls_alert, sizeof tls_alert) == (ssize_t)sizeof tls_alert) {
+            /* The client's ClientHello, then its close. */
+            while (read(c, line, sizeof line) > 0) {
+            }
+        }
+        goto close_conn;
+    }
+    ssl = SSL_new(ctx);
+    if (!ssl || !SSL_set_fd(ssl, c) || SSL_accept(ssl) != 1)
+        goto close_conn;
+    p->handshook = true;
+    if (p->mode == PEER_CLOSES) {
+        SSL_write(ssl, "bye\n", 4);
+        SSL_shutdown(ssl);
+        goto close_conn;
+    }
+    int n = SSL_read(ssl, line, sizeof line - 1);
+    if (n > 0) {
+        char reply[80];
+        int len = snprintf(reply, sizeof reply, "tls: %.*s", n, line);
+        SSL_write(ssl, reply, len);
+        /* Until the client's close. */
+        while (SSL_read(ssl, line, sizeof line) > 0) {
+        }
+    }
+close_conn:
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(c);
+    return NULL;
+}
+
+/* Plain lines, then cio_tls_client on the same stream. On io_uring the
+ * plain reads leave a multishot receive armed, which must not keep taking
+ * the bytes that OpenSSL reads from the socket itself. */
+static int starttls_main(void *arg)
+{
+    starttls_peer *p = arg;
+    int port;
+    p->listener = tcp_listener(&port);
+    REQUIRE(p->listener >= 0);
+    REQUIRE(pthread_create(&p->thread, NULL, starttls_peer_main, p) == 0);
+    port_str ps = port_string(port);
+    cio_stream *s = cio_open_connection("127.0.0.1", ps.s);
+    CHECK(s != NULL);
+    cio_tls_opts opts = trusting("localhost");
+    char line[64];
+    /* Bounded: a handshake that spins or hangs fails instead. */
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 10);
+    if (s) {
+        CHECK_CIO(cio_stream_readline(s, line, sizeof line), 11);
+        CHECK_CIO(cio_stream_write(s, "STARTTLS\r\n", 10), 0);
+        CHECK_CIO(cio_stream_readline(s, line, sizeof line), 14);
+        CHECK(strcmp(line, "220 go ahead\r\n") == 0);
+        if (p->mode == PEER_ALERTS) {
+            /* The alert arrives before the upgrade: on io_uring it is taken
+             * into the loop's buffers, and must still reach OpenSSL. */
+            CHECK_CIO(cio_stream_write(s, "READY\r\n", 7), 0);
+            CHECK_CIO(cio_wait_readable(cio_stream_fd(s)), 0);
+            /* Time for io_uring's receive to complete too (the readiness
+             * may be reported first). Either way OpenSSL must see the
+             * alert; this makes it come through the loop's buffers. */
+            CHECK_CIO(cio_sleep(0.05), 0);
+            errno = 0;
+            CHECK(cio_tls_client(s, &opts) == NULL);
+            CHECK_CIO(-errno, -EPROTO);
+            if (!EXPECT(strstr(cio_tls_last_error(), "alert") != NULL))
+                note_failure(__FILE__, __LINE__, "last error: %s", cio_tls_last_error());
+        }
+        errno = 0;
+        bool upgraded = p->mode != PEER_ALERTS && cio_tls_client(s, &opts) == s;
+        if (!EXPECT(upgraded || p->mode == PEER_ALERTS))
+            note_failure(__FILE__, __LINE__, "cio_tls_client: %s (%s)", strerror(errno),
+                         cio_tls_last_error());
+        if (upgraded && p->mode == PEER_CLOSES) {
+            CHECK_CIO(cio_stream_readline(s, line, sizeof line), 4);
+            CHECK(strcmp(line, "bye\n") == 0);
+            CHECK_CIO(cio_stream_readline(s, line, sizeof line), 0);
+        } else if (upgraded) {
+            CHECK_CIO(cio_stream_write(s, "hello\n", 6), 0);
+            CHECK_CIO(cio_stream_readline(s, line, sizeof line), 11);
+            CHECK(strcmp(line, "tls: hello\n") == 0);
+        }
+    }
+    CHECK_CIO(cio_timeout_exit(&tm), 0);
+    if (s)
+        CHECK_CIO(cio_stream_close(s), 0);
+    /* The peer ends at the close (at worst at its read bound). */
+    pthread_join(p->thread, NULL);
+    CHECK(p->handshook == (p->mode != PEER_ALERTS));
+    CHECK_CIO(cio_close(p->listener), 0);
+    return 0;
+}
+
+static void starttls_after_plain_lines_peer_closing(void **state)
+{
+    (void)state;
+    starttls_peer p = {.mode = PEER_CLOSES};
+    run_ok(starttls_main, &p);
+}
+
+static void starttls_after_plain_lines_peer_staying(void **state)
+{
+    (void)state;
+    starttls_peer p = {.mode = PEER_STAYS};
+    run_ok(starttls_main, &p);
+}
+
+static void starttls_bytes_received_ahead_reach_openssl(void **state)
+{
+    (void)state;
+    starttls_peer p = {.mode = PEER_ALERTS};
+    run_ok(starttls_main, &p);
 }
 
 /* ------------------------------------------------------- bad arguments */
@@ -700,7 +937,11 @@ int main(void)
         cmocka_unit_test(dropped_connection_without_close_notify_is_an_error),
         cmocka_unit_test(big_write_to_slow_reader_keeps_every_byte),
         cmocka_unit_test(silent_peers_and_timeouts),
+        cmocka_unit_test(stalled_handshakes_are_closed_at_the_deadline),
         cmocka_unit_test(upgrade_in_place),
+        cmocka_unit_test(starttls_after_plain_lines_peer_closing),
+        cmocka_unit_test(starttls_after_plain_lines_peer_staying),
+        cmocka_unit_test(starttls_bytes_received_ahead_reach_openssl),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(last_error_is_per_task),
     };

@@ -26,12 +26,15 @@ void cio_timeout_enter_at(cio_timeout *tm, double deadline)
         tm->error = -EPERM;
         return;
     }
-    int64_t ns = cio__seconds_to_ns(deadline);
+    /* NaN is checked before it is converted: a NaN converted to an
+     * integer is undefined behaviour. */
+    int64_t ns = INT64_MIN;
     if (isnan(deadline)) {
         /* Expired at once, so that nothing inside can hang on a deadline
          * that was never a number. */
         tm->error = -EINVAL;
-        ns = INT64_MIN;
+    } else {
+        ns = cio__seconds_to_ns(deadline);
     }
     tm->outer = t->live->scope;
     tm->outer_deadline_ns = t->live->deadline;

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,10 +67,11 @@ static size_t page_size;
 static atomic_size_t guarded_slots;
 static size_t guard_ration;
 
-static void read_limits(void)
+/* Filled once per process: loops start on several threads at once. */
+static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
+
+static void read_limits_once(void)
 {
-    if (page_size)
-        return;
     page_size = (size_t)sysconf(_SC_PAGESIZE);
     size_t max_maps = 65530;
     FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
@@ -83,6 +85,8 @@ static void read_limits(void)
      * the application and to canary chunks. */
     guard_ration = max_maps / 8;
 }
+
+static void read_limits(void) { (void)pthread_once(&limits_once, read_limits_once); }
 
 size_t cio__stack_normalize(size_t requested)
 {

@@ -82,9 +82,22 @@ typedef struct cio__backend_ops {
     /* Optional: cio_close is closing fd: end the backend's own requests on
      * it (their waiters get -EBADF once the kernel has let go of them). */
     void (*forget)(struct cio_loop *loop, int fd, struct cio__fd_state *st);
+    /* Optional: cio_close, after forget: true if the backend closes fd
+     * itself, later, once none of its requests naming the number can run
+     * any more (until then the number must not be reused); false: close
+     * it now. */
+    bool (*defer_close)(struct cio_loop *loop, int fd, struct cio__fd_state *st);
     /* Optional: true if the backend holds data received on st that no read
      * took yet (or the end of the stream): readable without waiting. */
     bool (*has_input)(const struct cio__fd_state *st);
+    /* Optional (a backend that receives ahead): code outside cio is about
+     * to read fd itself (OpenSSL, after a STARTTLS): stop receiving ahead,
+     * park until the kernel has stopped, and hand over what was received
+     * and not read yet, malloc'd in *data (*len bytes, NULL if none; the
+     * caller frees it). Returns 0, -ENOMEM, or the wait's error (nothing
+     * is handed over then). */
+    int (*release_input)(struct cio_loop *loop, int fd, struct cio__fd_state *st, char **data,
+                         size_t *len);
     /* Optional: the backend and the features it uses, for traces. */
     const char *(*describe)(struct cio_loop *loop);
     /* Optional: what to check when the kernel refuses this backend, for

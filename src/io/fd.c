@@ -66,7 +66,7 @@ cio__fd_state *cio__fd_peek(int fd)
     return fd < 0 ? NULL : state_at(&cio__loop->fds, fd, false);
 }
 
-cio__fd_state *cio__fd_get(int fd, int *err)
+cio__fd_state *cio__fd_get_for_wait(int fd, int *err)
 {
     if (fd < 0) {
         *err = -EBADF;
@@ -79,6 +79,10 @@ cio__fd_state *cio__fd_get(int fd, int *err)
     }
     if (CIO__LIKELY(st->kind != CIO__FD_UNKNOWN))
         return st;
+    if (st->closing) {
+        *err = -EBADF;
+        return NULL;
+    }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         *err = -errno;
@@ -90,11 +94,6 @@ cio__fd_state *cio__fd_get(int fd, int *err)
         st->kind = CIO__FD_FILE;
         return st;
     }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
-        *err = -errno;
-        return NULL;
-    }
     if (S_ISSOCK(sb.st_mode)) {
         int type = 0;
         socklen_t len = sizeof type;
@@ -104,7 +103,46 @@ cio__fd_state *cio__fd_get(int fd, int *err)
         }
         st->sock_type = (uint8_t)type;
     }
+    st->dev = sb.st_dev;
+    st->ino = sb.st_ino;
     st->kind = CIO__FD_POLLABLE;
+    return st;
+}
+
+static void forget_fd(cio_loop *loop, int fd);
+
+/* Whether fd is a descriptor cio only waits on whose number now names
+ * another file than the one classified (or none): closed outside cio. */
+static bool changed_behind(int fd, const cio__fd_state *st)
+{
+    if (st->kind != CIO__FD_POLLABLE || st->nonblocking)
+        return false;
+    struct stat sb;
+    return fstat(fd, &sb) != 0 || sb.st_dev != st->dev || sb.st_ino != st->ino;
+}
+
+cio__fd_state *cio__fd_get_checked(int fd, int *err)
+{
+    cio__fd_state *st = cio__fd_get_for_wait(fd, err);
+    if (st && changed_behind(fd, st)) {
+        forget_fd(cio__loop, fd);
+        st = cio__fd_get_for_wait(fd, err);
+    }
+    return st;
+}
+
+cio__fd_state *cio__fd_get(int fd, int *err)
+{
+    cio__fd_state *st = cio__fd_get_for_wait(fd, err);
+    if (!st || CIO__LIKELY(st->nonblocking) || st->kind == CIO__FD_FILE)
+        return st;
+    /* cio's own reads and writes try the call first and wait on EAGAIN. */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
+        *err = -errno;
+        return NULL;
+    }
+    st->nonblocking = true;
     return st;
 }
 
@@ -194,6 +232,13 @@ void cio__fd_ready(int fd, unsigned events)
     }
     if (!st)
         return;
+    /* Readiness of another file than the one the waiters meant (the number
+     * was closed outside cio and reused): they are told -EBADF instead. */
+    if ((!cio__list_empty(&st->readers) || !cio__list_empty(&st->writers)) &&
+        changed_behind(fd, st)) {
+        forget_fd(loop, fd);
+        return;
+    }
     unsigned wanted = report_to_watch(st, events);
     unsigned unwanted = 0;
     if (events & (CIO__EV_READ | CIO__EV_ERROR)) {
@@ -254,7 +299,7 @@ int cio__fd_watch_set(cio__fd_watch *w, int fd, unsigned events)
             drop_watch(loop, st);
         return 0;
     }
-    cio__fd_state *st = cio__fd_get(fd, &err);
+    cio__fd_state *st = cio__fd_get_for_wait(fd, &err);
     if (!st)
         return err;
     if (st->watch && st->watch != w)
@@ -287,6 +332,7 @@ static void forget_fd(cio_loop *loop, int fd)
     (void)set_watched(loop, fd, st, 0);
     st->watched = 0;
     st->kind = CIO__FD_UNKNOWN;
+    st->nonblocking = false;
     st->drained = false;
     st->sock_type = 0;
     /* Operations in flight end with -EBADF once the kernel has let go of
@@ -303,12 +349,31 @@ void cio__fd_forget(int fd)
         forget_fd(cio__loop, fd);
 }
 
+int cio_fd_forget(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!cio__loop)
+        return -EPERM;
+    forget_fd(cio__loop, fd);
+    return 0;
+}
+
 int cio_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
+    cio_loop *loop = cio__loop;
+    cio__fd_state *st = loop ? cio__fd_peek(fd) : NULL;
+    /* Closed already, its close(2) left to the backend. */
+    if (st && st->closing)
+        return -EBADF;
     /* Forget it before the number can be reused by another open(). */
     cio__fd_forget(fd);
+    /* A completion backend may hold the number until the kernel can no
+     * longer run a request on it. */
+    if (st && loop->backend->defer_close && loop->backend->defer_close(loop, fd, st))
+        return 0;
     /* On Linux the descriptor is released even when close reports EINTR. */
     if (close(fd) != 0 && errno != EINTR)
         return -errno;

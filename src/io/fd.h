@@ -7,6 +7,8 @@
 #include "internal.h"
 #include "list.h"
 
+#include <sys/types.h>
+
 enum cio__fd_kind {
     CIO__FD_UNKNOWN = 0, /* never used with cio, or closed since */
     CIO__FD_POLLABLE,    /* socket, pipe, terminal...: readiness via the backend */
@@ -39,6 +41,14 @@ typedef struct cio__fd_state {
     uint8_t watched;
     /* enum cio__fd_kind. */
     uint8_t kind;
+    /* cio__fd_get made the descriptor non-blocking (or found it so), for
+     * cio's own I/O on it; a descriptor only waited on keeps its flags. */
+    bool nonblocking;
+    /* The file behind the number when it was classified (fstat): code
+     * outside cio may close a descriptor that cio only waits on, and its
+     * number then names another file (cio__fd_get_checked). */
+    dev_t dev;
+    ino_t ino;
     /* fdio.c: the last cio_read was short, so it emptied the descriptor;
      * the next one waits for readability before reading rather than make
      * a read that would only say EAGAIN. */
@@ -49,6 +59,10 @@ typedef struct cio__fd_state {
      * else: a completion backend sends to sockets without SIGPIPE and
      * receives from stream sockets through its buffers. */
     uint8_t sock_type;
+    /* cio_close left the close(2) to the backend (backend.h's
+     * defer_close), which has not made it yet: the number is still taken,
+     * but closed to cio's calls (-EBADF). */
+    bool closing;
     /* io_uring.c's state for this descriptor number, NULL until that
      * backend needs one; kept across close and reuse of the number, freed
      * with the loop. */
@@ -70,6 +84,16 @@ void cio__fd_table_fini(cio__fd_table *tab);
 /* The state of fd, classifying it on first use (fstat; pollable ones are
  * made non-blocking). NULL with *err = -EBADF (not open) or -ENOMEM. */
 cio__fd_state *cio__fd_get(int fd, int *err);
+
+/* cio__fd_get for a descriptor that is only waited on (readiness): its
+ * flags are left as its owner set them. */
+cio__fd_state *cio__fd_get_for_wait(int fd, int *err);
+
+/* cio__fd_get_for_wait for a task's wait: a descriptor cio does no I/O on
+ * belongs to code that may have closed it with close(2) and got its number
+ * back for another file since; if the file behind the number changed, the
+ * old one is forgotten first (its waiters woken with -EBADF). */
+cio__fd_state *cio__fd_get_checked(int fd, int *err);
 
 /* The state of fd if the loop has one, without creating or classifying
  * it (backends, for what the OS reports). */
@@ -104,5 +128,12 @@ void cio__fd_disarmed(int fd);
  * the loop's thread) off the thread's pending set. For every write(2) to a
  * pipe or socket made outside cio_write (stream.c's non-suspending one). */
 void cio__fdio_consume_sigpipe(void);
+
+/* fdio.c: fd is about to be read by code outside cio (OpenSSL reads the
+ * socket itself after a STARTTLS): the bytes a completion backend received
+ * ahead, which the descriptor no longer holds, are handed over in *data
+ * (malloc'd, *len bytes; NULL and 0 if none), and nothing more is received
+ * ahead. Suspends while the backend stops. Returns 0 or -errno. */
+int cio__fdio_take_input(int fd, char **data, size_t *len);
 
 #endif

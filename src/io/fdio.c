@@ -56,6 +56,17 @@ void cio__fdio_consume_sigpipe(void)
     }
 }
 
+int cio__fdio_take_input(int fd, char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    cio_loop *loop = cio__loop;
+    cio__fd_state *st = loop ? cio__fd_peek(fd) : NULL;
+    if (!st || !loop->backend->release_input)
+        return 0;
+    return loop->backend->release_input(loop, fd, st, data, len);
+}
+
 /* ---------------------------------------------- completion backends */
 
 /* The loop's backend runs operations itself (io_uring). */
@@ -167,8 +178,12 @@ static ssize_t file_io(int fd, cio__fd_state *st, void *rbuf, const void *wbuf, 
 
 static int wait_ready(int fd, unsigned ev)
 {
-    int err;
-    cio__fd_state *st = begin(fd, &err);
+    int err = cio__checkpoint();
+    if (err)
+        return err;
+    /* Waiting needs no O_NONBLOCK: a descriptor another library owns keeps
+     * its flags (and may have been closed and reused behind cio's back). */
+    cio__fd_state *st = cio__fd_get_checked(fd, &err);
     if (!st)
         return err;
     if (st->kind == CIO__FD_FILE)

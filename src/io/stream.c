@@ -321,8 +321,10 @@ static ssize_t read_until(cio_stream *s, const void *sep, size_t seplen, void *b
             }
             scanned = b->len - seplen + 1;
         }
-        /* Any separator still to come would end past cap. */
-        if (b->len >= cap)
+        /* Any separator still to come would end past cap. With nothing
+         * buffered (cap 0) it takes a read to tell that from the end of
+         * the stream, which readline reports as 0. */
+        if (b->len >= cap && b->len > 0)
             return -ENOBUFS;
         ssize_t r = fill(s);
         if (r <= 0)

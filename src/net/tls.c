@@ -24,6 +24,9 @@
 #include "net/net.h"
 #include "io/stream.h"
 
+/* cio_tls_opts.handshake_timeout's default, in seconds. */
+#define HANDSHAKE_TIMEOUT 10.0
+
 /* The most one SSL_write is given: one TLS record's worth, so that a write
  * OpenSSL must repeat covers bytes the stream still holds (see try_write). */
 #define RECORD_MAX 16384
@@ -279,7 +282,13 @@ static int handshake_failure(tls_conn *c, int ssl_err, int sys_err)
     return -EPROTO;
 }
 
-static int handshake(cio_stream *s, tls_conn *c)
+/* The handshake's deadline from opts (NULL: the default). */
+static double handshake_limit(const cio_tls_opts *opts)
+{
+    return opts && opts->handshake_timeout > 0 ? opts->handshake_timeout : HANDSHAKE_TIMEOUT;
+}
+
+static int handshake_steps(cio_stream *s, tls_conn *c)
 {
     for (;;) {
         ERR_clear_error();
@@ -296,6 +305,18 @@ static int handshake(cio_stream *s, tls_conn *c)
             return err;
         }
     }
+}
+
+/* The handshake, within `limit` seconds: a peer that stalls in it would
+ * otherwise hold its task, descriptor and session for ever. */
+static int handshake(cio_stream *s, tls_conn *c, double limit)
+{
+    cio_timeout tm;
+    cio_timeout_enter(&tm, limit);
+    int err = handshake_steps(s, c);
+    if (cio_timeout_exit(&tm) == -ETIMEDOUT && err == -ETIMEDOUT)
+        set_error("handshake timed out after %g s", limit);
+    return err;
 }
 
 /* Sets the name a client sends (SNI) and checks in the certificate. */
@@ -315,9 +336,44 @@ static int set_peer_name(SSL *ssl, const char *name, bool verify)
     return ok ? 0 : -EINVAL;
 }
 
-/* Runs a handshake over s's connection with the TLS transport in place;
- * peer_name (a client's) is sent and checked. On failure s is plain again. */
-static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_name, bool verify)
+/* Makes ssl read and write s's socket. Bytes the loop received ahead on it
+ * (io_uring's multishot receive, armed by plain reads before a STARTTLS)
+ * are no longer in the socket: OpenSSL reads them first, out of a buffer
+ * BIO in front of the socket's, and the loop stops receiving ahead. */
+static int attach_socket(SSL *ssl, int fd)
+{
+    char *ahead;
+    size_t len;
+    int err = cio__fdio_take_input(fd, &ahead, &len);
+    if (err)
+        return err;
+    if (!len)
+        return SSL_set_fd(ssl, fd) ? 0 : -ENOMEM;
+    err = -ENOMEM;
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    BIO *buffer = BIO_new(BIO_f_buffer());
+    if (!sock || !buffer || len > INT_MAX ||
+        BIO_set_buffer_read_data(buffer, ahead, (long)len) != 1)
+        goto free_bios;
+    /* Reads come through the buffer; writes go to the socket directly. */
+    BIO_push(buffer, sock);
+    BIO_up_ref(sock);
+    SSL_set_bio(ssl, buffer, sock);
+    free(ahead);
+    return 0;
+
+free_bios:
+    BIO_free(buffer);
+    BIO_free(sock);
+    free(ahead);
+    return err;
+}
+
+/* Runs a handshake over s's connection with the TLS transport in place,
+ * within `limit` seconds; peer_name (a client's) is sent and checked. On
+ * failure s is plain again. */
+static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_name, bool verify,
+                   double limit)
 {
     if (s->ops == &tls_ops || s->rbuf.len || s->wbuf.len || s->write_closed || s->write_error ||
         s->fd < 0) {
@@ -332,7 +388,7 @@ static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_na
         return -ENOMEM;
     }
     c->ssl = ssl;
-    int err = SSL_set_fd(ssl, s->fd) ? 0 : -ENOMEM;
+    int err = attach_socket(ssl, s->fd);
     if (!err && peer_name)
         err = set_peer_name(ssl, peer_name, verify);
     if (err) {
@@ -349,7 +405,7 @@ static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_na
     c->plain_impl = s->impl;
     s->ops = &tls_ops;
     s->impl = c;
-    if ((err = handshake(s, c)))
+    if ((err = handshake(s, c, limit)))
         restore_plain(s, c);
     return err;
 }
@@ -409,7 +465,8 @@ static int client_upgrade(cio_stream *s, const cio_tls_opts *opts, const char *p
     SSL_CTX *ctx = make_ctx(opts, false, &err);
     if (!ctx)
         return err;
-    err = upgrade(s, ctx, false, peer_name, !(opts && opts->insecure_no_verify));
+    err = upgrade(s, ctx, false, peer_name, !(opts && opts->insecure_no_verify),
+                  handshake_limit(opts));
     /* The session holds its own reference. */
     SSL_CTX_free(ctx);
     return err;
@@ -461,6 +518,8 @@ typedef struct tls_server {
     SSL_CTX *ctx;
     cio_conn_fn handler;
     void *arg;
+    /* Seconds each connection's handshake may take. */
+    double handshake_limit;
 } tls_server;
 
 /* Each connection's task: the handshake, then the caller's handler. A
@@ -468,7 +527,7 @@ typedef struct tls_server {
 static int tls_conn_main(cio_stream *s, void *arg)
 {
     tls_server *ts = arg;
-    int err = upgrade(s, ts->ctx, true, NULL, false);
+    int err = upgrade(s, ts->ctx, true, NULL, false, ts->handshake_limit);
     return err ? err : ts->handler(s, ts->arg);
 }
 
@@ -501,6 +560,7 @@ cio_server *cio_tls_start_server(const char *host, const char *port, const cio_t
     }
     ts->handler = handler;
     ts->arg = arg;
+    ts->handshake_limit = handshake_limit(opts);
     cio_server *srv = cio__server_start(host, port, tls_conn_main, ts, tls_server_release);
     if (!srv) {
         err = errno;

@@ -21,14 +21,6 @@
 
 #include <sys/socket.h>
 
-/* Issue 15, item 9: cio_stream_readline(s, buf, 1) at a clean end of
- * stream returns -ENOBUFS where cio.h promises 0. Until its fix is merged
- * this one case is let through (it is reported, not fixed, here); set it
- * to 0 to check the contract strictly. */
-#ifndef CIO_FUZZ_ALLOW_ISSUE_15_9
-#define CIO_FUZZ_ALLOW_ISSUE_15_9 1
-#endif
-
 typedef struct script {
     const uint8_t *chunks; /* one byte per writer chunk */
     size_t nchunks;
@@ -161,8 +153,6 @@ static ssize_t model(const reader_call *c, const uint8_t *rest, size_t n)
         return n >= c->size ? (ssize_t)c->size : CIO_EOF;
     case 2:
         /* A line of length L (with its '\n') needs L + 1 bytes of cap. */
-        if (CIO_FUZZ_ALLOW_ISSUE_15_9 && n == 0 && c->size == 1 && c->got == -ENOBUFS)
-            return -ENOBUFS;
         return n == 0 ? 0 : model_until(rest, n, "\n", 1, c->size - 1);
     default: {
         size_t k = (c->kind >> 5) & 7;

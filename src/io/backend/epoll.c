@@ -60,6 +60,20 @@ static int epoll_watch(cio_loop *loop, int fd, unsigned old, unsigned events)
     int op = old == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
     if (epoll_ctl(b->epfd, op, fd, &ev) == 0)
         return 0;
+    /* The set disagrees with fd.c about the number: it was closed outside
+     * cio, which drops it from the set (ENOENT), or the set still holds it
+     * for a file that lives on elsewhere (EEXIST). Make the set say what
+     * fd.c wants. */
+    if (errno == ENOENT && op == EPOLL_CTL_DEL)
+        return 0;
+    if (errno == ENOENT && op == EPOLL_CTL_MOD)
+        op = EPOLL_CTL_ADD;
+    else if (errno == EEXIST && op == EPOLL_CTL_ADD)
+        op = EPOLL_CTL_MOD;
+    else
+        op = -1;
+    if (op >= 0 && epoll_ctl(b->epfd, op, fd, &ev) == 0)
+        return 0;
     /* EPERM: the descriptor cannot be polled (a regular file); the caller
      * treats it as always ready. */
     return -errno;

@@ -106,6 +106,12 @@ struct cio__uring_fd {
     int *accepted;
     uint32_t acc_head, acc_len, acc_cap;
     int accept_err;
+    /* Requests submitted that name this descriptor number (operations,
+     * polls, multishot requests) and whose last CQE has not come. The
+     * kernel may look the number up when it runs a request rather than
+     * when it takes the SQE (liburing issue 782), so while one may still
+     * run, the number must not name another file. */
+    uint32_t inflight;
 };
 enum { RECV_GOING = 1 };
 
@@ -113,6 +119,10 @@ enum { RECV_GOING = 1 };
 typedef struct uring_op {
     /* The task's wait (kind CIO__WAIT_IO). */
     cio__waiter w;
+    /* The descriptor it names and that one's state (its inflight count),
+     * or NULL (OPENAT). */
+    int fd;
+    struct cio__uring_fd *uf;
     /* Links into its descriptor's ops while in flight. */
     cio__list fd_node;
     /* The CQE's result, once done. */
@@ -197,6 +207,29 @@ static void sqe_ready(uring_backend *b, uint64_t user_data, struct io_uring_sqe 
         b->cancels++;
     if (!(b->features & FEATURE(BATCH)))
         (void)io_uring_submit(&b->ring);
+}
+
+/* sqe_ready for a request that names uf's descriptor (not a cancellation,
+ * which names a request). */
+static void fd_sqe_ready(uring_backend *b, struct cio__uring_fd *uf, uint64_t user_data,
+                         struct io_uring_sqe *sqe)
+{
+    uf->inflight++;
+    sqe_ready(b, user_data, sqe);
+}
+
+/* The last CQE of a request naming uf's descriptor fd has come: a close
+ * that waited for it (uring_defer_close) happens now. */
+static void fd_request_ended(struct cio__uring_fd *uf, int fd)
+{
+    CIO__ASSERT(uf->inflight > 0);
+    if (--uf->inflight)
+        return;
+    cio__fd_state *st = cio__fd_peek(fd);
+    if (st && st->closing) {
+        st->closing = false;
+        close(fd);
+    }
 }
 
 static uint64_t fd_tag(int tag, int fd, uint32_t seq)
@@ -449,14 +482,21 @@ static void handle_cqe(cio_loop *loop, uring_backend *b, const struct io_uring_c
             b->cancels--;
         return;
     }
-    if (!(cqe->flags & IORING_CQE_F_MORE))
+    bool last = !(cqe->flags & IORING_CQE_F_MORE);
+    if (last)
         b->pending--;
     int fd = (int)(ud >> 32);
     uint32_t seq = (uint32_t)(ud >> 3) & SEQ_MASK;
+    if (tag == TAG_OP) {
+        uring_op *u = (uring_op *)(uintptr_t)ud;
+        struct cio__uring_fd *uf = u->uf;
+        int op_fd = u->fd;
+        op_done(u, cqe->res);
+        if (uf)
+            fd_request_ended(uf, op_fd);
+        return;
+    }
     switch (tag) {
-    case TAG_OP:
-        op_done((uring_op *)(uintptr_t)ud, cqe->res);
-        break;
     case TAG_POLL:
         poll_done(fd, seq, cqe->res);
         break;
@@ -468,9 +508,14 @@ static void handle_cqe(cio_loop *loop, uring_backend *b, const struct io_uring_c
         break;
     case TAG_WAKE:
         wake_poll_done(loop, b, cqe->res, cqe->flags & IORING_CQE_F_MORE);
-        break;
+        return;
     default:
         CIO__PANIC("io_uring: completion with unknown user_data %#llx", (unsigned long long)ud);
+    }
+    if (last) {
+        cio__fd_state *st = cio__fd_peek(fd);
+        CIO__ASSERT(st && st->uring);
+        fd_request_ended(st->uring, fd);
     }
 }
 
@@ -663,7 +708,7 @@ static int uring_open(cio_loop *loop)
 }
 
 /* Frees every descriptor's state, closing connections accepted that no
- * cio_accept took. */
+ * cio_accept took and descriptors whose close waited for their requests. */
 static void free_fd_states(cio_loop *loop)
 {
     for (size_t i = 0; i < loop->fds.nblocks; i++) {
@@ -674,6 +719,9 @@ static void free_fd_states(cio_loop *loop)
                 continue;
             for (uint32_t k = 0; k < uf->acc_len; k++)
                 close(uf->accepted[(uf->acc_head + k) % uf->acc_cap]);
+            /* The ring is gone: no request can run any more. */
+            if (block[j].closing)
+                close((int)(i * CIO__FDS_PER_BLOCK + j));
             free(uf->accepted);
             free(uf);
             block[j].uring = NULL;
@@ -742,7 +790,7 @@ static int uring_watch(cio_loop *loop, int fd, unsigned old, unsigned events)
         return 0;
     }
     int err;
-    cio__fd_state *st = cio__fd_get(fd, &err);
+    cio__fd_state *st = cio__fd_get_for_wait(fd, &err);
     if (!st)
         return err;
     struct cio__uring_fd *uf = uring_fd(st);
@@ -758,7 +806,7 @@ static int uring_watch(cio_loop *loop, int fd, unsigned old, unsigned events)
         unsigned mask = (events & CIO__EV_READ ? POLLIN | POLLRDHUP : 0u) |
                         (events & CIO__EV_WRITE ? POLLOUT : 0u);
         io_uring_prep_poll_add(sqe, fd, mask);
-        sqe_ready(b, fd_tag(TAG_POLL, fd, uf->poll_seq), sqe);
+        fd_sqe_ready(b, uf, fd_tag(TAG_POLL, fd, uf->poll_seq), sqe);
         uf->poll_events = events;
     }
     return 0;
@@ -860,13 +908,17 @@ static ssize_t run_op(cio_loop *loop, uring_backend *b, struct cio__uring_fd *uf
     u.res = 0;
     u.done = false;
     u.closed = false;
+    u.fd = op->fd;
+    u.uf = uf;
     struct io_uring_sqe *sqe = get_sqe(b);
     prep_op(sqe, &u, op);
-    if (uf)
+    if (uf) {
         cio__list_push_back(&uf->ops, &u.fd_node);
-    else
+        fd_sqe_ready(b, uf, (uint64_t)(uintptr_t)&u, sqe);
+    } else {
         cio__list_init(&u.fd_node);
-    sqe_ready(b, (uint64_t)(uintptr_t)&u, sqe);
+        sqe_ready(b, (uint64_t)(uintptr_t)&u, sqe);
+    }
     int err = wait_on_kernel(loop, &u.w);
     if (!u.done) {
         cancel_request(b, (uint64_t)(uintptr_t)&u);
@@ -930,7 +982,7 @@ static ssize_t recv_buffered(cio_loop *loop, uring_backend *b, struct cio__uring
             io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0);
             sqe->flags |= IOSQE_BUFFER_SELECT;
             sqe->buf_group = BUF_GROUP;
-            sqe_ready(b, fd_tag(TAG_RECV, op->fd, uf->gen), sqe);
+            fd_sqe_ready(b, uf, fd_tag(TAG_RECV, op->fd, uf->gen), sqe);
             uf->recv_armed = true;
             uf->recv_streak = 0;
         } else if (uf->recv_streak >= MULTISHOT_MAX_RETRY && !uf->recv_renewing) {
@@ -973,7 +1025,7 @@ static ssize_t accept_queued(cio_loop *loop, uring_backend *b, struct cio__uring
                 return run_op(loop, b, uf, op);
             struct io_uring_sqe *sqe = get_sqe(b);
             io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, op->flags);
-            sqe_ready(b, fd_tag(TAG_ACCEPT, op->fd, uf->gen), sqe);
+            fd_sqe_ready(b, uf, fd_tag(TAG_ACCEPT, op->fd, uf->gen), sqe);
             uf->accept_armed = true;
         }
         int err = wait_multishot(loop, op->fd, uf);
@@ -996,11 +1048,12 @@ static ssize_t uring_submit(cio_loop *loop, cio__fd_state *st, const cio__op *op
     return run_op(loop, b, uf, op);
 }
 
-/* cio_close: the operations in flight are cancelled and end with -EBADF
- * once their CQEs are in (their tasks stay parked until then); the
- * multishot requests and the poll are cancelled and their late CQEs
- * dropped (gen, poll_seq); unread data and connections are discarded. The
- * cancellations go by user_data, so the descriptor can be closed at once. */
+/* cio_close (and cio_fd_forget): the operations in flight are cancelled
+ * and end with -EBADF once their CQEs are in (their tasks stay parked until
+ * then); the multishot requests and the poll are cancelled and their late
+ * CQEs dropped (gen, poll_seq); unread data and connections are discarded.
+ * The cancellations go by user_data; the number itself is released only
+ * when they have all ended (uring_defer_close). */
 static void uring_forget(cio_loop *loop, int fd, cio__fd_state *st)
 {
     uring_backend *b = loop->backend_data;
@@ -1032,6 +1085,55 @@ static void uring_forget(cio_loop *loop, int fd, cio__fd_state *st)
     wake_waiters(uf, -EBADF);
 }
 
+/* cio_close, once uring_forget has cancelled fd's requests: they may
+ * still run, and would run on whatever file the number names by then (a
+ * socket opened meanwhile: its data eaten, its client accepted, bytes
+ * meant for the old peer sent to it). So the number stays taken until
+ * their last CQEs are in (tokio-uring's rule), and fd_request_ended closes
+ * it; cio_close returns at once all the same. */
+static bool uring_defer_close(cio_loop *loop, int fd, cio__fd_state *st)
+{
+    (void)loop;
+    struct cio__uring_fd *uf = st->uring;
+    if (!uf || uf->inflight == 0)
+        return false;
+    st->closing = true;
+    return true;
+}
+
+/* OpenSSL is taking over fd's reads: the multishot receive is ended, and
+ * waited for, since until its last CQE it may take more of the bytes that
+ * OpenSSL must read; then what it took and nobody read is handed over. An
+ * end of stream it saw is not: the socket reports it again to read(2). */
+static int uring_release_input(cio_loop *loop, int fd, cio__fd_state *st, char **data, size_t *len)
+{
+    uring_backend *b = loop->backend_data;
+    struct cio__uring_fd *uf = st->uring;
+    if (!uf)
+        return 0;
+    if (uf->recv_armed && !uf->recv_renewing) {
+        cancel_request(b, fd_tag(TAG_RECV, fd, uf->gen));
+        uf->recv_renewing = true;
+    }
+    while (uf->recv_armed) {
+        int err = wait_multishot(loop, fd, uf);
+        if (err)
+            return err;
+    }
+    size_t n = 0;
+    for (int32_t bid = uf->chunk_head; bid >= 0; bid = b->chunks[bid].next)
+        n += b->chunks[bid].len;
+    n -= uf->chunk_off;
+    if (n) {
+        if (!(*data = malloc(n)))
+            return -ENOMEM;
+        *len = chunks_copy_out(b, uf, *data, n);
+    }
+    uf->recv_end = RECV_GOING;
+    uf->recv_nobufs = false;
+    return 0;
+}
+
 static bool uring_has_input(const cio__fd_state *st)
 {
     const struct cio__uring_fd *uf = st->uring;
@@ -1054,7 +1156,9 @@ const cio__backend_ops cio__backend_io_uring = {
     .poll = uring_poll,
     .submit = uring_submit,
     .forget = uring_forget,
+    .defer_close = uring_defer_close,
     .has_input = uring_has_input,
+    .release_input = uring_release_input,
     .describe = uring_describe,
     .refusal_hint = "io_uring needs Linux 5.6+ (with IORING_FEAT_NODROP), not blocked by seccomp "
                     "(containers often block it) nor by sysctl kernel.io_uring_disabled",
