@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if CIO__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 #if CIO__UCONTEXT
 #include <ucontext.h>
 #endif
@@ -192,11 +195,22 @@ fail_guard:
     return NULL;
 }
 
+/* Unmaps a chunk's stacks. ASan keeps the shadow of unmapped memory: the
+ * redzones of frames a finished task never returned from would mark as
+ * poisoned whatever is mapped there next (a block of task structs, say). */
+static void chunk_unmap(cio__stack_chunk *c)
+{
+#if CIO__ASAN
+    ASAN_UNPOISON_MEMORY_REGION(c->base, c->map_len);
+#endif
+    munmap(c->base, c->map_len);
+}
+
 static void chunk_delete(cio__stack_chunk *c)
 {
     if (cio__list_linked(&c->partial_link))
         cio__list_remove(&c->partial_link);
-    munmap(c->base, c->map_len);
+    chunk_unmap(c);
     if (c->guarded)
         atomic_fetch_sub(&guarded_slots, GUARDED_CHUNK_SLOTS);
     free(c->free_stack);
