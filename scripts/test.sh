@@ -95,6 +95,16 @@ check_install() {
     fi
 }
 
+# Every source file carries its license (scripts/spdx.sh adds the line).
+echo "== SPDX-License-Identifier in every source file =="
+if scripts/spdx.sh --check; then
+    echo "   ok"
+    total_passed=$((total_passed + 1))
+else
+    failed_stages+=("spdx")
+    total_failed=$((total_failed + 1))
+fi
+
 run_suite "default build (RelWithDebInfo), every backend" build-test -- \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_EXAMPLES=ON
 
