@@ -44,6 +44,30 @@ extern "C" {
 #define CIO_EXTERN
 #endif
 
+/* ----------------------------------------------------------------- version */
+
+/* The release this header belongs to: the one place the version is written.
+ * CMake reads these three lines (project() takes its VERSION from them), and
+ * cio.pc, the CMake package and the Debian packages take it from CMake.
+ * Semantic versioning: PATCH for fixes, MINOR for additions, MAJOR for
+ * changes that break programs written against an earlier release. */
+#define CIO_VERSION_MAJOR 0
+#define CIO_VERSION_MINOR 2
+#define CIO_VERSION_PATCH 0
+/* 0xMMmmpp, as libuv's UV_VERSION_HEX: compares as the versions do, e.g.
+ * #if CIO_VERSION_HEX >= 0x000200. */
+#define CIO_VERSION_HEX                                                                            \
+    ((CIO_VERSION_MAJOR << 16) | (CIO_VERSION_MINOR << 8) | CIO_VERSION_PATCH)
+
+/* The version of the library the program runs with, as CIO_VERSION_HEX
+ * encodes it. It differs from CIO_VERSION_HEX when the program was built
+ * against another release's header than the shared library it loaded.
+ * Suspends: no. */
+CIO_EXTERN unsigned cio_version(void);
+/* The same as "MAJOR.MINOR.PATCH", e.g. "0.2.0": a static string.
+ * Suspends: no. */
+CIO_EXTERN const char *cio_version_string(void);
+
 /* ------------------------------------------------------------------ errors */
 
 /* "The peer closed before the requested data arrived." Outside the errno

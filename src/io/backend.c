@@ -12,8 +12,12 @@
 
 #include "loop.h"
 
+/* io_uring is built where liburing is (CMake's CIO_IO_URING); without it
+ * epoll is the default. */
 static const cio__backend_ops *const backends[] = {
+#ifdef CIO__IO_URING
     &cio__backend_io_uring,
+#endif
     &cio__backend_epoll,
     &cio__backend_poll,
 };
