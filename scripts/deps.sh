@@ -6,7 +6,9 @@
 # tools/cio-timeline, which the demo and the tests run, is a python3 script;
 # the tests load the page it writes in headless Chromium.
 CIO_TOOL_PACKAGES=(python3)
-CIO_TEST_PACKAGES=(chromium)
+# The suite also builds cio with clang and a C++ consumer with clang++
+# (Debian's clang brings both).
+CIO_TEST_PACKAGES=(chromium clang)
 
 need_packages() {
     local missing=()

@@ -3,8 +3,10 @@
 # each: every test on every backend (epoll, poll); under AddressSanitizer +
 # UndefinedBehaviorSanitizer; the thread-using tests under ThreadSanitizer;
 # the portable ucontext switch; the context switch at -O0; AArch64 under
-# qemu-user; and a program built against the installed library through
-# pkg-config. Installs the Debian packages it needs if they are missing.
+# qemu-user; with clang; without the optional parts (io_uring, TLS, curl);
+# and programs built against the installed library through pkg-config and
+# CMake, in C and C++. Installs the Debian packages it needs if they are
+# missing.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the default build only
@@ -64,24 +66,25 @@ run_suite() {
     echo "   $summary ($((SECONDS - start)) s)"
 }
 
-# A program built against the installed library with nothing but
-# pkg-config, and the library's exported symbols.
+# Programs built against the installed library as its users build them
+# (tests/consumers/run.sh: make + pkg-config, static linking, CMake's
+# find_package and add_subdirectory, C++17 with g++ and clang++), and the
+# library's exported symbols.
 check_install() {
-    echo "== install: pkg-config --cflags --libs cio =="
-    local prefix
+    echo "== install: consumers through pkg-config, CMake and C++ =="
+    local prefix start=$SECONDS
     prefix=$(mktemp -d)
-    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/$(gcc -print-multiarch)/pkgconfig"
     if cmake --install build-test --prefix "$prefix" >/dev/null &&
-        sh -c 'cc -o "$1/concurrent" examples/concurrent.c $(pkg-config --cflags --libs cio)' sh "$prefix" &&
-        LD_LIBRARY_PATH=$(pkg-config --variable=libdir cio) "$prefix/concurrent" | grep -q "Total: 2.0 seconds"; then
-        echo "   installed header, libraries and cio.pc build and run the example"
-        total_passed=$((total_passed + 1))
+        out=$(tests/consumers/run.sh "$prefix" . 2>&1); then
+        grep -v -E '^[0-9]+ passed' <<<"$out"
+        total_passed=$((total_passed + $(grep -c '^   ok:' <<<"$out")))
     else
+        echo "${out:-cmake --install failed}"
         failed_stages+=("install")
         total_failed=$((total_failed + 1))
     fi
-    unset PKG_CONFIG_PATH
     rm -rf "$prefix"
+    echo "   ($((SECONDS - start)) s)"
     echo "== the shared library exports only the public cio_* and the components' cio__* =="
     # The internal calls libcio-tls and libcio-curl make, as src/ marks them.
     local component stray
@@ -114,6 +117,10 @@ run_suite "default build (RelWithDebInfo), every backend" build-test -- \
 
 if [ "${1:-}" != "--quick" ]; then
     check_install
+    run_suite "clang: the default build" build-clang -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang
+    run_suite "core only: CIO_IO_URING, CIO_TLS, CIO_CURL off (epoll default)" build-core -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_IO_URING=OFF -DCIO_TLS=OFF -DCIO_CURL=OFF
     run_suite "AddressSanitizer + UndefinedBehaviorSanitizer" build-asan -- \
         -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=address,undefined
     run_suite "ThreadSanitizer (tests that use threads)" build-tsan -L threads -- \
