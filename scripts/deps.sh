@@ -8,7 +8,8 @@
 CIO_TOOL_PACKAGES=(python3)
 # The suite also builds cio with clang and a C++ consumer with clang++
 # (Debian's clang brings both).
-CIO_TEST_PACKAGES=(chromium clang)
+# groff renders the manual pages in the suite's check of them.
+CIO_TEST_PACKAGES=(chromium clang groff-base)
 
 need_packages() {
     local missing=()
