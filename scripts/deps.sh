@@ -35,3 +35,7 @@ need_packages() {
 # brings the echo module the POST test uses).
 CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev libssl-dev libcurl4-openssl-dev
     liburing-dev openssl nginx-light python3)
+
+# Building the Debian packages (scripts/test-deb.sh): debhelper for
+# debian/rules, lintian to check what it made.
+CIO_DEB_PACKAGES=(debhelper dpkg-dev lintian)

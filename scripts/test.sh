@@ -4,8 +4,8 @@
 # UndefinedBehaviorSanitizer; the thread-using tests under ThreadSanitizer;
 # the portable ucontext switch; the context switch at -O0; AArch64 under
 # qemu-user; with clang; without the optional parts (io_uring, TLS, curl);
-# and programs built against the installed library through pkg-config and
-# CMake, in C and C++. Installs the Debian packages it needs if they are
+# programs built against the installed library through pkg-config and
+# CMake, in C and C++; and the Debian packages. Installs the Debian packages it needs if they are
 # missing.
 #
 #   scripts/test.sh            everything (what CI runs)
@@ -129,6 +129,17 @@ if [ "${1:-}" != "--quick" ]; then
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_UCONTEXT=ON
     run_suite "context switch at -O0" build-O0 -R test_switch -- \
         -DCMAKE_BUILD_TYPE=Debug
+    echo "== Debian packages: build, lintian, install, use, remove =="
+    start=$SECONDS
+    if out=$(scripts/test-deb.sh 2>&1); then
+        grep -E '^   ' <<<"$out"
+        total_passed=$((total_passed + $(grep -c '^   ok:' <<<"$out")))
+    else
+        tail -n 60 <<<"$out"
+        failed_stages+=("debian")
+        total_failed=$((total_failed + 1))
+    fi
+    echo "   ($((SECONDS - start)) s)"
     if [ -x scripts/test-aarch64.sh ]; then
         echo "== AArch64 under qemu-user =="
         if out=$(scripts/test-aarch64.sh 2>&1); then
