@@ -39,3 +39,6 @@ CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev libssl-dev li
 # Building the Debian packages (scripts/test-deb.sh): debhelper for
 # debian/rules, lintian to check what it made.
 CIO_DEB_PACKAGES=(debhelper dpkg-dev lintian)
+
+# The core-only build with musl libc (scripts/test.sh's musl stage).
+CIO_MUSL_PACKAGES=(musl-tools)
