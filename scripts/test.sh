@@ -166,6 +166,22 @@ if [ "${1:-}" != "--quick" ]; then
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang
     run_suite "core only: CIO_IO_URING, CIO_TLS, CIO_CURL off (epoll default)" build-core -- \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_IO_URING=OFF -DCIO_TLS=OFF -DCIO_CURL=OFF
+    # The core-only build installs, and its cio.pc links a static program
+    # (no liburing, OpenSSL or libcurl anywhere).
+    echo "== core only: install, pkg-config --static --libs cio, cc -static =="
+    prefix=$(mktemp -d) root=$PWD
+    if cmake --install build-core --prefix "$prefix" >/dev/null &&
+        ! grep -q -E 'uring|ssl|curl' "$prefix"/lib/pkgconfig/cio.pc &&
+        (cd "$prefix" && PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
+            make -s -f "$root/tests/consumers/Makefile" SRC="$root/tests/consumers" \
+            consumer-static && ./consumer-static) | grep -q "core: ok"; then
+        echo "   ok"
+        total_passed=$((total_passed + 1))
+    else
+        failed_stages+=("core-only install")
+        total_failed=$((total_failed + 1))
+    fi
+    rm -rf "$prefix"
     check_musl
     run_suite "AddressSanitizer + UndefinedBehaviorSanitizer" build-asan -- \
         -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=address,undefined
