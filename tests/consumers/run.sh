@@ -3,7 +3,7 @@
 # cio installed in PREFIX, as its users would, and against the source tree:
 #   1. Makefile + pkg-config: consumer.c (shared libraries), core.c static
 #   2. CMake find_package(cio 0.2 COMPONENTS tls curl): shared, then static
-#   3. CMake add_subdirectory of the source tree
+#   3. CMake FetchContent (add_subdirectory) of the source tree
 #   4. consumer.cpp (C++17) with g++ and with clang++, through find_package
 # Prints one line per way and "N passed, N failed"; exits 1 if one failed.
 #
@@ -71,7 +71,7 @@ way "Makefile + pkg-config --libs cio cio-tls cio-curl" "consumer: ok" make_shar
 way "Makefile + pkg-config --static --libs cio, cc -static" "core: ok" make_static
 way "CMake find_package(cio 0.2 COMPONENTS tls curl), shared" "consumer: ok" shared_only
 way "CMake find_package, CIO_USE_STATIC_LIBS=ON" "consumer: ok" static_only
-way "CMake add_subdirectory of the source tree" "consumer: ok" cmake_way g++ -DCIO_SOURCE_DIR="$src"
+way "CMake FetchContent (add_subdirectory) of the source tree" "consumer: ok" cmake_way g++ -DCIO_SOURCE_DIR="$src"
 way "C++17 with g++" "c++: ok" cmake_cxx g++
 way "C++17 with clang++" "c++: ok" cmake_cxx clang++
 echo "$passed passed, $failed failed"
