@@ -25,7 +25,11 @@ style_of() {
     debian/*) ;;
     *.c | *.h | *.S | *.cpp | *.hpp) echo c ;;
     *.sh | *.py | *.cmake | *.cmake.in | CMakeLists.txt | */CMakeLists.txt | *.pc.in) echo hash ;;
-    .ci/run | tools/cio-timeline) echo hash ;;
+    Makefile | */Makefile) echo hash ;;
+    *)
+        # Any other script: a file that starts with "#!" (.ci/run, tools/).
+        if [ "$(head -c 2 "$1" 2>/dev/null)" = "#!" ]; then echo hash; fi
+        ;;
     esac
 }
 
