@@ -39,8 +39,8 @@
             CIO__PANIC("assertion failed: %s", #cond);                                             \
     } while (0)
 
-CIO__COMPONENT __attribute__((noreturn, format(printf, 3, 4), cold)) void cio__panic(const char *file, int line,
-                                                                      const char *fmt, ...);
+CIO__COMPONENT void cio__panic(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4), cold));
 
 /* Sanitizer detection that works for gcc and clang alike. */
 #if defined(__SANITIZE_ADDRESS__)

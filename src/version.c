@@ -6,13 +6,9 @@
 #define CIO_STR_(x) #x
 #define CIO_STR(x) CIO_STR_(x)
 
-unsigned cio_version(void)
-{
-    return CIO_VERSION_HEX;
-}
+unsigned cio_version(void) { return CIO_VERSION_HEX; }
 
 const char *cio_version_string(void)
 {
-    return CIO_STR(CIO_VERSION_MAJOR) "." CIO_STR(CIO_VERSION_MINOR) "." CIO_STR(
-        CIO_VERSION_PATCH);
+    return CIO_STR(CIO_VERSION_MAJOR) "." CIO_STR(CIO_VERSION_MINOR) "." CIO_STR(CIO_VERSION_PATCH);
 }

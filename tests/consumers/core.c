@@ -35,7 +35,4 @@ static int main_task(void *arg)
     return 0;
 }
 
-int main(void)
-{
-    return cio_run(main_task, NULL);
-}
+int main(void) { return cio_run(main_task, NULL); }
