@@ -5,6 +5,7 @@
 #   2. CMake find_package(cio 0.2 COMPONENTS tls curl): shared, then static
 #   3. CMake FetchContent (add_subdirectory) of the source tree
 #   4. consumer.cpp (C++17) with g++ and with clang++, through find_package
+# and checks that the install holds cio-timeline, the man pages and docs.
 # Prints one line per way and "N passed, N failed"; exits 1 if one failed.
 #
 #   run.sh PREFIX SOURCE_DIR
@@ -67,6 +68,18 @@ static_only() {
         ! ldd ./consumer | grep -q "libcio"
 }
 
+# What else the install holds: the tool (which must find its page in
+# share/cio), the man pages, the documentation.
+installed_tools() {
+    "$prefix/bin/cio-timeline" "$src/tests/data/trace-seed.json" -o seed.html &&
+        grep -q "<html" seed.html &&
+        man -M "$prefix/share/man" -w cio_read && man -M "$prefix/share/man" -w 7 cio &&
+        man -M "$prefix/share/man" -w 1 cio-timeline &&
+        [ -f "$prefix/share/doc/cio/README.md" ] && [ -f "$prefix/share/doc/cio/examples/concurrent.c" ] &&
+        echo "tools: ok"
+}
+
+way "installed cio-timeline, man pages and docs" "tools: ok" installed_tools
 way "Makefile + pkg-config --libs cio cio-tls cio-curl" "consumer: ok" make_shared
 way "Makefile + pkg-config --static --libs cio, cc -static" "core: ok" make_static
 way "CMake find_package(cio 0.2 COMPONENTS tls curl), shared" "consumer: ok" shared_only
