@@ -26,12 +26,18 @@ if(CIO_MAN)
   foreach(page ${CIO_MAN_TEXT_PAGES})
     list(APPEND cio_man_pages --page ${page})
   endforeach()
+  # Each page names the example programs that call its functions.
+  file(GLOB cio_man_examples CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/examples/*.c)
   set(cio_man_dir ${PROJECT_BINARY_DIR}/man)
   add_custom_command(OUTPUT ${cio_man_dir}/man7/cio.7
     COMMAND ${CMAKE_COMMAND} -E rm -rf ${cio_man_dir}
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/cio-man --out ${cio_man_dir}
-      --version ${PROJECT_VERSION} ${cio_man_pages} ${CIO_MAN_HEADERS}
+      --version ${PROJECT_VERSION} ${cio_man_pages}
+      --examples ${PROJECT_SOURCE_DIR}/examples
+      --examples-installed ${CMAKE_INSTALL_FULL_DOCDIR}/examples
+      ${CIO_MAN_HEADERS}
     DEPENDS ${PROJECT_SOURCE_DIR}/tools/cio-man ${CIO_MAN_TEXT_PAGES} ${CIO_MAN_HEADERS}
+      ${cio_man_examples}
     COMMENT "Writing the manual pages from the headers' comments"
     VERBATIM)
   add_custom_target(cio_man ALL DEPENDS ${cio_man_dir}/man7/cio.7)
