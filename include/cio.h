@@ -44,6 +44,30 @@ extern "C" {
 #define CIO_EXTERN
 #endif
 
+/* ----------------------------------------------------------------- version */
+
+/* The release this header belongs to: the one place the version is written.
+ * CMake reads these three lines (project() takes its VERSION from them), and
+ * cio.pc, the CMake package and the Debian packages take it from CMake.
+ * Semantic versioning: PATCH for fixes, MINOR for additions, MAJOR for
+ * changes that break programs written against an earlier release. */
+#define CIO_VERSION_MAJOR 0
+#define CIO_VERSION_MINOR 2
+#define CIO_VERSION_PATCH 0
+/* 0xMMmmpp, as libuv's UV_VERSION_HEX: compares as the versions do, e.g.
+ * #if CIO_VERSION_HEX >= 0x000200. */
+#define CIO_VERSION_HEX                                                                            \
+    ((CIO_VERSION_MAJOR << 16) | (CIO_VERSION_MINOR << 8) | CIO_VERSION_PATCH)
+
+/* The version of the library the program runs with, as CIO_VERSION_HEX
+ * encodes it. It differs from CIO_VERSION_HEX when the program was built
+ * against another release's header than the shared library it loaded.
+ * Suspends: no. */
+CIO_EXTERN unsigned cio_version(void);
+/* The same as "MAJOR.MINOR.PATCH", e.g. "0.2.0": a static string.
+ * Suspends: no. */
+CIO_EXTERN const char *cio_version_string(void);
+
 /* ------------------------------------------------------------------ errors */
 
 /* "The peer closed before the requested data arrived." Outside the errno
@@ -70,7 +94,7 @@ enum cio_eai_code { CIO_EAI_MAP(CIO_EAI_ENUM_ENTRY) };
 #undef CIO_EAI_ENUM_ENTRY
 
 /* A short English name for any code the library returns (negative errno,
- * CIO_EOF, CIO_EAI_*). Never NULL; unknown codes give "unknown error". */
+ * CIO_EOF, CIO_EAI_*). Never NULL; unknown codes give "unknown error". Suspends: no. */
 CIO_EXTERN const char *cio_strerror(int code);
 
 /* ----------------------------------------------------------------- running */
@@ -116,14 +140,14 @@ CIO_EXTERN int cio_run(cio_fn main_fn, void *arg);
 CIO_EXTERN int cio_loop_ref(cio_loop *loop);
 CIO_EXTERN int cio_loop_unref(cio_loop *loop);
 
-/* The loop's clock, in seconds (CLOCK_MONOTONIC). Works outside a loop too. */
+/* The loop's clock, in seconds (CLOCK_MONOTONIC). Works outside a loop too. Suspends: no. */
 CIO_EXTERN double cio_now(void);
 
-/* The loop running on this thread, or NULL outside cio_run. */
+/* The loop running on this thread, or NULL outside cio_run. Suspends: no. */
 CIO_EXTERN cio_loop *cio_running_loop(void);
 
 /* The name of the backend the running loop uses ("epoll", "poll", ...), or
- * NULL outside a loop. */
+ * NULL outside a loop. Suspends: no. */
 CIO_EXTERN const char *cio_backend_name(void);
 
 /* ------------------------------------------------------------------- tasks */
@@ -160,7 +184,7 @@ typedef struct cio_task_opts {
  * Returns: the task handle; NULL with errno EPERM outside a loop, EINVAL if
  *   fn is NULL, ENOMEM.
  * Ownership: the caller must cio_await, cio_gather, cio_wait_for or
- *   cio_detach the handle exactly once. */
+ *   cio_detach the handle exactly once. Suspends: no. */
 CIO_EXTERN cio_task *cio_create_task(cio_fn fn, void *arg);
 CIO_EXTERN cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts);
 
@@ -171,7 +195,7 @@ CIO_EXTERN cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_o
  *   if t is the calling task; -EBUSY if another task already awaits t.
  * Cancellation: if the caller is cancelled or its timeout expires meanwhile,
  *   t is cancelled too, cio_await waits for t to finish and returns
- *   -ECANCELED (or -ETIMEDOUT). */
+ *   -ECANCELED (or -ETIMEDOUT). Suspends: yes. */
 CIO_EXTERN int cio_await(cio_task *t);
 
 /* Asks t to stop: its current suspension, and every later one outside a
@@ -182,23 +206,23 @@ CIO_EXTERN int cio_await(cio_task *t);
  * Suspends: no. */
 CIO_EXTERN int cio_cancel(cio_task *t);
 
-/* Gives up the handle: the task runs on and is freed when it ends. */
+/* Gives up the handle: the task runs on and is freed when it ends. Suspends: no. */
 CIO_EXTERN void cio_detach(cio_task *t);
 
 /* True once t has finished (returned, or was cancelled before it ran).
- * Aborts with a message if the handle was already released. */
+ * Aborts with a message if the handle was already released. Suspends: no. */
 CIO_EXTERN bool cio_task_done(const cio_task *t);
 
-/* The task that is running, or NULL outside a task. */
+/* The task that is running, or NULL outside a task. Suspends: no. */
 CIO_EXTERN cio_task *cio_current_task(void);
 
 /* The task's name: the one given in its options, or "task-N". Valid as long
- * as the handle is. NULL if t is NULL; aborts if the handle was released. */
+ * as the handle is. NULL if t is NULL; aborts if the handle was released. Suspends: no. */
 CIO_EXTERN const char *cio_task_name(const cio_task *t);
 
 /* The usable stack t has, or will have once it first runs: its
  * cio_task_opts.stack_size as the build honours it (rounded, raised to the
- * minimum). 0 if t is NULL. */
+ * minimum). 0 if t is NULL. Suspends: no. */
 CIO_EXTERN size_t cio_task_stack_size(const cio_task *t);
 
 /* asyncio.sleep. cio_sleep(0) lets every other ready task run once.
@@ -240,17 +264,17 @@ typedef struct cio_shield {
  * negative duration means a deadline already passed; a NaN one is an error
  * that cio_timeout_exit reports (-EINVAL), and the scope counts as expired
  * meanwhile so that nothing inside can hang. Scopes nest and are exited in
- * reverse order (anything else aborts with a message). */
+ * reverse order (anything else aborts with a message). Suspends: no. */
 CIO_EXTERN void cio_timeout_enter(cio_timeout *tm, double seconds);
 CIO_EXTERN void cio_timeout_enter_at(cio_timeout *tm, double deadline);
 /* Leaves the scope. Returns -ETIMEDOUT if its own deadline has passed (an
  * inner scope reports only its own expiry), -EINVAL / -EPERM for a scope
- * entered with a NaN time or outside a task, else 0. */
+ * entered with a NaN time or outside a task, else 0. Suspends: no. */
 CIO_EXTERN int cio_timeout_exit(cio_timeout *tm);
 
 /* Inside a shield, cancellation and the timeouts entered outside it are held
  * back until the shield exits (timeouts entered inside still apply), so that
- * cleanup can still do I/O. */
+ * cleanup can still do I/O. Suspends: no. */
 CIO_EXTERN void cio_shield_enter(cio_shield *sh);
 CIO_EXTERN void cio_shield_exit(cio_shield *sh);
 
@@ -262,19 +286,19 @@ CIO_EXTERN void cio_shield_exit(cio_shield *sh);
  *   a NULL array or element; -EPERM outside a task.
  * Cancellation: a failing task does not cancel the others. If the caller is
  *   cancelled (or times out), all are cancelled and awaited, and -ECANCELED
- *   (-ETIMEDOUT) is returned. */
+ *   (-ETIMEDOUT) is returned. Suspends: yes. */
 CIO_EXTERN int cio_gather(cio_task **tasks, size_t n, int *results);
 
 /* cio_await with a limit: on expiry it cancels t, waits for it to finish,
  * releases it and returns -ETIMEDOUT. Returns -EINVAL for a negative or NaN
- * timeout (t untouched). */
+ * timeout (t untouched). Suspends: yes. */
 CIO_EXTERN int cio_wait_for(cio_task *t, double timeout);
 
 /* Waits until one of the tasks has finished and returns its index (the
  * lowest if several are done); the handles stay valid. A negative timeout
  * waits without limit. Returns -ETIMEDOUT on expiry, -EINVAL for bad
  * arguments (n == 0, a NULL element, NaN), -EBUSY if another task already
- * awaits one of them. */
+ * awaits one of them. Suspends: yes. */
 CIO_EXTERN int cio_wait_any(cio_task **tasks, size_t n, double timeout);
 
 /* ------------------------------------------------------------ task groups */
@@ -333,7 +357,7 @@ CIO_EXTERN int cio_taskgroup_wait(cio_taskgroup *g);
 typedef struct cio_future cio_future;
 
 /* Returns: a pending future; NULL with errno ENOMEM. Works outside a loop.
- * Ownership: free it with cio_future_free. */
+ * Ownership: free it with cio_future_free. Suspends: no. */
 CIO_EXTERN cio_future *cio_future_new(void);
 
 /* Completes f with `result` (any int; awaiters return it) and wakes every
@@ -348,7 +372,7 @@ CIO_EXTERN int cio_future_set_result(cio_future *f, int result);
  * Suspends: no. */
 CIO_EXTERN int cio_future_cancel(cio_future *f);
 
-/* True once f has a result or was cancelled; false for NULL. */
+/* True once f has a result or was cancelled; false for NULL. Suspends: no. */
 CIO_EXTERN bool cio_future_done(const cio_future *f);
 
 /* Waits until f is done and returns its result (returns at once if it is).
@@ -359,7 +383,7 @@ CIO_EXTERN bool cio_future_done(const cio_future *f);
  *   it too. Ownership: does not free f. */
 CIO_EXTERN int cio_future_await(cio_future *f);
 
-/* Frees f (NULL: no-op). Aborts with a message if tasks still await it. */
+/* Frees f (NULL: no-op). Aborts with a message if tasks still await it. Suspends: no. */
 CIO_EXTERN void cio_future_free(cio_future *f);
 
 /* -------------------------------------------------------- synchronisation */
@@ -384,7 +408,7 @@ CIO_EXTERN void cio_future_free(cio_future *f);
 
 /* asyncio.Event: a flag tasks wait to see set. */
 typedef struct cio_event cio_event;
-/* Returns: a clear event; NULL with errno ENOMEM. */
+/* Returns: a clear event; NULL with errno ENOMEM. Suspends: no. */
 CIO_EXTERN cio_event *cio_event_new(void);
 /* Sets the flag and wakes every waiter (each returns 0, even if the event is
  * cleared again before it runs). Suspends: no. */
@@ -399,7 +423,7 @@ CIO_EXTERN void cio_event_free(cio_event *e);
 
 /* asyncio.Lock. Like asyncio's, it has no owner: any task may release it. */
 typedef struct cio_lock cio_lock;
-/* Returns: an unlocked lock; NULL with errno ENOMEM. */
+/* Returns: an unlocked lock; NULL with errno ENOMEM. Suspends: no. */
 CIO_EXTERN cio_lock *cio_lock_new(void);
 /* Takes the lock, waiting while another task holds it.
  * Returns: 0 (the lock is held); -EINVAL if l is NULL.
@@ -417,7 +441,7 @@ CIO_EXTERN void cio_lock_free(cio_lock *l);
 typedef struct cio_cond cio_cond;
 /* Returns: a condition using l; NULL with errno EINVAL if l is NULL
  *   (asyncio makes its own lock; here pass one), ENOMEM.
- * Ownership: l stays the caller's; free the condition before it. */
+ * Ownership: l stays the caller's; free the condition before it. Suspends: no. */
 CIO_EXTERN cio_cond *cio_cond_new(cio_lock *l);
 /* Releases the lock, waits to be notified, and takes the lock again.
  * Returns: 0 when notified; -EPERM if the lock is not held (nothing
@@ -439,7 +463,7 @@ CIO_EXTERN void cio_cond_free(cio_cond *c);
 /* asyncio.Semaphore and asyncio.BoundedSemaphore. */
 typedef struct cio_sem cio_sem;
 /* Returns: a semaphore holding `value` permits; NULL with errno ENOMEM. A
- * bounded one refuses releases that would raise it above `value`. */
+ * bounded one refuses releases that would raise it above `value`. Suspends: no. */
 CIO_EXTERN cio_sem *cio_sem_new(unsigned value);
 CIO_EXTERN cio_sem *cio_sem_new_bounded(unsigned value);
 /* Takes a permit, waiting while there is none.
@@ -453,16 +477,16 @@ CIO_EXTERN int cio_sem_acquire(cio_sem *s);
  *   (asyncio's ValueError), or a plain one at UINT_MAX; -EINVAL if s is NULL.
  * Suspends: no. */
 CIO_EXTERN int cio_sem_release(cio_sem *s);
-/* asyncio's locked(): true when no permit is free. */
+/* asyncio's locked(): true when no permit is free. Suspends: no. */
 CIO_EXTERN bool cio_sem_locked(const cio_sem *s);
-/* The permits free now (0 for NULL). */
+/* The permits free now (0 for NULL). Suspends: no. */
 CIO_EXTERN unsigned cio_sem_value(const cio_sem *s);
 CIO_EXTERN void cio_sem_free(cio_sem *s);
 
 /* asyncio.Barrier: `parties` tasks wait until all have arrived. */
 typedef struct cio_barrier cio_barrier;
 /* Returns: a barrier; NULL with errno EINVAL for 0 parties (or more than
- *   INT32_MAX), ENOMEM. */
+ *   INT32_MAX), ENOMEM. Suspends: no. */
 CIO_EXTERN cio_barrier *cio_barrier_new(unsigned parties);
 /* Waits until `parties` tasks are waiting, then releases them all and
  * starts the next cycle at once.
@@ -473,7 +497,7 @@ CIO_EXTERN cio_barrier *cio_barrier_new(unsigned parties);
  *   the barrier (it no longer counts as arrived); one released and then
  *   cancelled before it runs still returns its index. */
 CIO_EXTERN int cio_barrier_wait(cio_barrier *b);
-/* Tasks waiting at the barrier in the current cycle (0 for NULL). */
+/* Tasks waiting at the barrier in the current cycle (0 for NULL). Suspends: no. */
 CIO_EXTERN unsigned cio_barrier_n_waiting(const cio_barrier *b);
 CIO_EXTERN void cio_barrier_free(cio_barrier *b);
 
@@ -483,13 +507,13 @@ CIO_EXTERN void cio_barrier_free(cio_barrier *b);
  * asyncio 3.13's shutdown. maxsize 0: unbounded. Storage grows by doubling,
  * so an allocation happens only when the queue reaches a new size. */
 typedef struct cio_queue cio_queue;
-/* Returns: a queue; NULL with errno ENOMEM (EINVAL for a NULL cmp). */
+/* Returns: a queue; NULL with errno ENOMEM (EINVAL for a NULL cmp). Suspends: no. */
 CIO_EXTERN cio_queue *cio_queue_new(size_t maxsize);
 CIO_EXTERN cio_queue *cio_queue_new_lifo(size_t maxsize);
 /* A priority queue: get returns the smallest item by cmp, which receives
  * the two items themselves (the void * put, not pointers to them) and
  * returns <0, 0 or >0 like strcmp. Items that compare equal come out in
- * the order they were put (stable). */
+ * the order they were put (stable). Suspends: no. */
 CIO_EXTERN cio_queue *cio_queue_new_priority(size_t maxsize,
                                              int (*cmp)(const void *a, const void *b));
 /* Puts an item, waiting while the queue is full. A getter already waiting
@@ -508,10 +532,10 @@ CIO_EXTERN int cio_queue_put(cio_queue *q, void *item);
  *   a getter handed an item before it ran keeps it and returns 0. */
 CIO_EXTERN int cio_queue_get(cio_queue *q, void **item);
 /* put and get without waiting; also callable from callbacks.
- * Returns: as put / get, and -EAGAIN when full / empty. */
+ * Returns: as put / get, and -EAGAIN when full / empty. Suspends: no. */
 CIO_EXTERN int cio_queue_put_nowait(cio_queue *q, void *item);
 CIO_EXTERN int cio_queue_get_nowait(cio_queue *q, void **item);
-/* Items in the queue (0 for NULL). */
+/* Items in the queue (0 for NULL). Suspends: no. */
 CIO_EXTERN size_t cio_queue_size(const cio_queue *q);
 /* Marks one item taken by a get as processed (for cio_queue_join). Returns
  * int where the contract has void, to report misuse: 0; -EINVAL if called
@@ -529,7 +553,7 @@ CIO_EXTERN int cio_queue_join(cio_queue *q);
  * no. */
 CIO_EXTERN void cio_queue_shutdown(cio_queue *q, bool immediate);
 /* Frees q (not the items in it). Aborts with a message if tasks still wait
- * on it. */
+ * on it. Suspends: no. */
 CIO_EXTERN void cio_queue_free(cio_queue *q);
 
 /* ------------------------------------------- callbacks (no stack, no wait) */
@@ -548,20 +572,20 @@ typedef struct cio_handle {
  * there return -EPERM).
  * Returns: a handle; id 0 with errno EPERM outside a loop, EINVAL for a NULL
  *   cb or a NaN time, ENOMEM. A negative delay runs the callback as soon as
- *   timers are next checked. */
+ *   timers are next checked. Suspends: no. */
 CIO_EXTERN cio_handle cio_call_soon(cio_cb cb, void *arg);
 CIO_EXTERN cio_handle cio_call_later(double delay, cio_cb cb, void *arg);
 CIO_EXTERN cio_handle cio_call_at(double when, cio_cb cb, void *arg);
 
 /* Cancels a scheduled callback. A no-op if it already ran, was cancelled, or
- * belongs to no loop running on this thread. */
+ * belongs to no loop running on this thread. Suspends: no. */
 CIO_EXTERN void cio_handle_cancel(cio_handle h);
 
 /* From any thread: run cb(arg) on loop soon, waking the loop if it is
  * blocked waiting for the OS. The loop must still be running. If tasks
  * wait for something only such a callback will do, hold a cio_loop_ref
  * meanwhile, or cio_run may find them deadlocked (see cio_run).
- * Returns: 0; -EINVAL for a NULL loop or cb; -ENOMEM. */
+ * Returns: 0; -EINVAL for a NULL loop or cb; -ENOMEM. Suspends: no. */
 CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, cio_cb cb, void *arg);
 
 /* --------------------------------------------------- I/O on descriptors */
@@ -607,12 +631,12 @@ CIO_EXTERN ssize_t cio_read(int fd, void *buf, size_t n);
  * A peer that has gone away gives -EPIPE, never SIGPIPE.
  * Returns: n; -errno. If cancelled or timed out after part of the data went
  *   out, returns the error; how much was written is then unknown to the
- *   caller, as with any interrupted stream write. */
+ *   caller, as with any interrupted stream write. Suspends: yes. */
 CIO_EXTERN ssize_t cio_write(int fd, const void *buf, size_t n);
 
 /* pread/pwrite at an offset (regular files, through io_uring or on the
  * thread pool; other descriptors give -ESPIPE, as the system calls do).
- * cio_pwrite writes all n bytes or fails. */
+ * cio_pwrite writes all n bytes or fails. Suspends: yes. */
 CIO_EXTERN ssize_t cio_pread(int fd, void *buf, size_t n, off_t off);
 CIO_EXTERN ssize_t cio_pwrite(int fd, const void *buf, size_t n, off_t off);
 
@@ -633,14 +657,14 @@ CIO_EXTERN int cio_open(const char *path, int flags, mode_t mode);
 CIO_EXTERN int cio_fsync(int fd);
 
 /* accept4 that suspends; the new descriptor is non-blocking and
- * close-on-exec. addr/len may be NULL. */
+ * close-on-exec. addr/len may be NULL. Suspends: yes. */
 CIO_EXTERN int cio_accept(int listen_fd, struct sockaddr *addr, socklen_t *len);
 
 /* connect that suspends until the connection is made or fails (-ECONNREFUSED,
- * -ETIMEDOUT...). fd is switched to non-blocking. */
+ * -ETIMEDOUT...). fd is switched to non-blocking. Suspends: yes. */
 CIO_EXTERN int cio_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
-/* recvfrom / sendto that suspend (datagrams: sendto sends one datagram). */
+/* recvfrom / sendto that suspend (datagrams: sendto sends one datagram). Suspends: yes. */
 CIO_EXTERN ssize_t cio_recvfrom(int fd, void *buf, size_t n, struct sockaddr *addr,
                                 socklen_t *len);
 CIO_EXTERN ssize_t cio_sendto(int fd, const void *buf, size_t n, const struct sockaddr *addr,
@@ -755,7 +779,7 @@ typedef struct cio_stream cio_stream;
 /* Wraps a connected descriptor (socket, pipe, terminal) in a stream.
  * Returns: the stream; NULL with errno EINVAL (fd < 0) or ENOMEM.
  * Ownership: the stream owns fd from here on, even on failure (it is then
- *   closed): release both with cio_stream_close. */
+ *   closed): release both with cio_stream_close. Suspends: no. */
 CIO_EXTERN cio_stream *cio_stream_new(int fd);
 
 /* cio_tcp_connect, wrapped in a stream.
@@ -815,7 +839,7 @@ CIO_EXTERN ssize_t cio_stream_readuntil(cio_stream *s, const void *sep, size_t s
 CIO_EXTERN int cio_stream_write(cio_stream *s, const void *buf, size_t n);
 
 /* Sets the high-water mark of the write buffer (0: the default,
- * CIO_STREAM_HIGH_WATER). Returns 0; -EINVAL for a NULL stream. */
+ * CIO_STREAM_HIGH_WATER). Returns 0; -EINVAL for a NULL stream. Suspends: no. */
 CIO_EXTERN int cio_stream_set_high_water(cio_stream *s, size_t bytes);
 
 /* Waits until every byte written has been handed to the kernel.
@@ -836,7 +860,7 @@ CIO_EXTERN int cio_stream_close(cio_stream *s);
 
 /* The stream's descriptor (-1 once a pipe's write end was closed by
  * cio_stream_write_eof). For socket options and the like: reading or
- * writing it directly bypasses the stream's buffers. */
+ * writing it directly bypasses the stream's buffers. Suspends: no. */
 CIO_EXTERN int cio_stream_fd(const cio_stream *s);
 
 /* ----------------------------------------------------------------- servers */
@@ -898,7 +922,7 @@ CIO_EXTERN cio_process *cio_process_spawn(const char *const argv[], const cio_pr
 
 /* The ends of the child's pipes, or NULL where the options asked for none.
  * Owned by the process (do not cio_stream_close them): end the child's
- * input with cio_stream_write_eof. */
+ * input with cio_stream_write_eof. Suspends: no. */
 CIO_EXTERN cio_stream *cio_process_stdin(cio_process *p);
 CIO_EXTERN cio_stream *cio_process_stdout(cio_process *p);
 CIO_EXTERN cio_stream *cio_process_stderr(cio_process *p);
@@ -913,7 +937,7 @@ CIO_EXTERN int cio_process_wait(cio_process *p);
  * Returns: 0; -ESRCH once it has been reaped; -EINVAL. Suspends: no. */
 CIO_EXTERN int cio_process_kill(cio_process *p, int signo);
 
-/* The child's process id. */
+/* The child's process id. Suspends: no. */
 CIO_EXTERN int cio_process_pid(const cio_process *p);
 
 /* Closes the streams (unsent data is dropped: drain first) and frees p. A
@@ -943,7 +967,7 @@ CIO_EXTERN int cio_signal_wait(int signo);
  * at most 256), started on first use.
  * Returns: fn's result; -EINVAL if fn is NULL; -EPERM outside a task.
  * Cancellation: fn may use the caller's memory, so cio_to_thread still waits
- *   for it to finish, then returns -ECANCELED (or -ETIMEDOUT). */
+ *   for it to finish, then returns -ECANCELED (or -ETIMEDOUT). Suspends: yes. */
 CIO_EXTERN int cio_to_thread(cio_fn fn, void *arg);
 
 /* ----------------------------------------------------------- observability */

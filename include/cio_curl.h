@@ -4,7 +4,8 @@
  * curl's socket and timer callbacks, so any number of transfers share the
  * loop's thread, and reuse each other's connections.
  *
- * Link with the library as usual (pkg-config cio): it brings libcurl.
+ * Link with libcio-curl (pkg-config --libs cio-curl; CMake: cio::curl),
+ * which brings libcio and libcurl.
  */
 #ifndef CIO_CURL_H
 #define CIO_CURL_H

@@ -4,8 +4,8 @@
  * it (sending a close_notify first).
  *
  * Verification of the peer's certificate and of the host name is on unless
- * the caller turns it off. Link with the library as usual (pkg-config cio):
- * it brings libssl and libcrypto.
+ * the caller turns it off. Link with libcio-tls (pkg-config --libs cio-tls;
+ * CMake: cio::tls), which brings libcio, libssl and libcrypto.
  */
 #ifndef CIO_TLS_H
 #define CIO_TLS_H

@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_TOOL_PACKAGES[@]}"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target sequential concurrent tour >/dev/null
+# The whole build, not only the demo's programs: the README's next step,
+# cmake --install build, installs the libraries too.
+cmake --build build -j"$(nproc)" >/dev/null
 
 cd build
 echo "== the seed's two programs: sequential awaits (3 s), then tasks (2 s) =="

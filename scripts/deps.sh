@@ -6,7 +6,10 @@
 # tools/cio-timeline, which the demo and the tests run, is a python3 script;
 # the tests load the page it writes in headless Chromium.
 CIO_TOOL_PACKAGES=(python3)
-CIO_TEST_PACKAGES=(chromium)
+# The suite also builds cio with clang and a C++ consumer with clang++
+# (Debian's clang brings both).
+# groff renders the manual pages in the suite's check of them.
+CIO_TEST_PACKAGES=(chromium clang groff-base)
 # scripts/fuzz.sh and the fuzzing stage of scripts/test.sh: clang, and
 # libFuzzer with the sanitizer runtimes (only recommended by clang-14, so
 # named here: --no-install-recommends would leave it out).
@@ -36,3 +39,10 @@ need_packages() {
 # brings the echo module the POST test uses).
 CIO_BUILD_PACKAGES=(build-essential cmake pkg-config libcmocka-dev libssl-dev libcurl4-openssl-dev
     liburing-dev openssl nginx-light python3)
+
+# Building the Debian packages (scripts/test-deb.sh): debhelper for
+# debian/rules, lintian to check what it made.
+CIO_DEB_PACKAGES=(debhelper dpkg-dev lintian)
+
+# The core-only build with musl libc (scripts/test.sh's musl stage).
+CIO_MUSL_PACKAGES=(musl-tools)

@@ -3,9 +3,11 @@
 # each: every test on every backend (epoll, poll); under AddressSanitizer +
 # UndefinedBehaviorSanitizer; the thread-using tests under ThreadSanitizer;
 # the portable ucontext switch; the context switch at -O0; AArch64 under
-# qemu-user; a program built against the installed library through
-# pkg-config; and each libFuzzer target of tests/fuzz for a minute. Installs
-# the Debian packages it needs if they are missing.
+# qemu-user; with clang; without the optional parts (io_uring, TLS, curl);
+# programs built against the installed library through pkg-config and
+# CMake, in C and C++; the Debian packages; and each libFuzzer target of
+# tests/fuzz for a minute. Installs the Debian packages it needs if they
+# are missing.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the default build only
@@ -33,7 +35,7 @@ run_suite() {
     local start=$SECONDS
     echo "== $name =="
     mkdir -p "$dir"
-    if ! cmake -S . -B "$dir" -DCIO_EXAMPLES=OFF "$@" >"$dir/configure.log" 2>&1; then
+    if ! cmake -S . -B "$dir" -DCIO_EXAMPLES=OFF -DCIO_WERROR=ON "$@" >"$dir/configure.log" 2>&1; then
         cat "$dir/configure.log"
         failed_stages+=("$name (configure)")
         return
@@ -66,27 +68,32 @@ run_suite() {
     echo "   $summary ($((SECONDS - start)) s)"
 }
 
-# A program built against the installed library with nothing but
-# pkg-config, and the library's exported symbols.
+# Programs built against the installed library as its users build them
+# (tests/consumers/run.sh: make + pkg-config, static linking, CMake's
+# find_package and add_subdirectory, C++17 with g++ and clang++), and the
+# library's exported symbols.
 check_install() {
-    echo "== install: pkg-config --cflags --libs cio =="
-    local prefix
+    echo "== install: consumers through pkg-config, CMake and C++ =="
+    local prefix start=$SECONDS
     prefix=$(mktemp -d)
-    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/$(gcc -print-multiarch)/pkgconfig"
     if cmake --install build-test --prefix "$prefix" >/dev/null &&
-        sh -c 'cc -o "$1/concurrent" examples/concurrent.c $(pkg-config --cflags --libs cio)' sh "$prefix" &&
-        LD_LIBRARY_PATH=$(pkg-config --variable=libdir cio) "$prefix/concurrent" | grep -q "Total: 2.0 seconds"; then
-        echo "   installed header, libraries and cio.pc build and run the example"
-        total_passed=$((total_passed + 1))
+        out=$(tests/consumers/run.sh "$prefix" . 2>&1); then
+        grep -v -E '^[0-9]+ passed' <<<"$out"
+        total_passed=$((total_passed + $(grep -c '^   ok:' <<<"$out")))
     else
+        echo "${out:-cmake --install failed}"
         failed_stages+=("install")
         total_failed=$((total_failed + 1))
     fi
-    unset PKG_CONFIG_PATH
     rm -rf "$prefix"
-    echo "== the shared library exports only cio_* =="
-    local stray
-    stray=$(nm -D --defined-only build-test/libcio.so | awk '{print $3}' | grep -v '^cio_')
+    echo "   ($((SECONDS - start)) s)"
+    echo "== the shared library exports only the public cio_* and the components' cio__* =="
+    # The internal calls libcio-tls and libcio-curl make, as src/ marks them.
+    local component stray
+    component=$(grep -rh 'CIO__COMPONENT ' src | grep -v '#define' | grep -o 'cio__[a-z_]*' |
+        sort -u)
+    stray=$(nm -D --defined-only build-test/libcio.so | awk '{print $3}' |
+        grep -v -x -F "$component" | grep -v -E '^cio_[a-z]')
     if [ -z "$stray" ]; then
         echo "   ok"
         total_passed=$((total_passed + 1))
@@ -115,11 +122,87 @@ run_fuzzers() {
     done
 }
 
+# Every source file carries its license (scripts/spdx.sh adds the line).
+echo "== SPDX-License-Identifier in every source file =="
+if scripts/spdx.sh --check; then
+    echo "   ok"
+    total_passed=$((total_passed + 1))
+else
+    failed_stages+=("spdx")
+    total_failed=$((total_failed + 1))
+fi
+
+# The core built with musl libc (Debian's musl-gcc), so that Alpine's users
+# are not shut out: every file compiles and links without glibc-only
+# calls, and the seed's programs, the pipeline example and a static core
+# program (tests/consumers/core.c) run. The cmocka suite cannot run here:
+# Debian has no musl build of cmocka.
+check_musl() {
+    echo "== musl libc: the core built with musl-gcc, its programs run =="
+    local dir=build-musl start=$SECONDS ok=1
+    need_packages "${CIO_MUSL_PACKAGES[@]}" || ok=0
+    mkdir -p "$dir"
+    if [ $ok -eq 1 ] && CC=musl-gcc cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCIO_WERROR=ON -DCIO_IO_URING=OFF -DCIO_TLS=OFF -DCIO_CURL=OFF -DCIO_TESTS=OFF \
+        -DCIO_MAN=OFF >"$dir/configure.log" 2>&1 &&
+        cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+        local prog
+        for prog in "sequential:Total: 3.0 seconds" "concurrent:Total: 2.0 seconds" \
+            "pipeline:expected 650"; do
+            if timeout 60 "$dir/examples/${prog%%:*}" 2>&1 | grep -q "${prog#*:}"; then
+                total_passed=$((total_passed + 1))
+            else
+                echo "   examples/${prog%%:*} failed under musl"
+                ok=0
+            fi
+        done
+        if musl-gcc -std=c11 -Wall -Wextra -Werror -static -Iinclude -o "$dir/core" \
+            tests/consumers/core.c "$dir/libcio.a" -lpthread -lm >"$dir/core.log" 2>&1 &&
+            "$dir/core" | grep -q "core: ok"; then
+            total_passed=$((total_passed + 1))
+        else
+            cat "$dir/core.log"
+            echo "   tests/consumers/core.c (static, musl) failed"
+            ok=0
+        fi
+    else
+        tail -n 30 "$dir/configure.log" "$dir/build.log" 2>/dev/null
+        ok=0
+    fi
+    if [ $ok -eq 1 ]; then
+        echo "   ok: sequential, concurrent, pipeline and a static core program ($((SECONDS - start)) s)"
+    else
+        failed_stages+=("musl")
+        total_failed=$((total_failed + 1))
+    fi
+}
+
 run_suite "default build (RelWithDebInfo), every backend" build-test -- \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_EXAMPLES=ON
 
 if [ "${1:-}" != "--quick" ]; then
     check_install
+    run_suite "clang: the default build" build-clang -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang
+    run_suite "core only: CIO_IO_URING, CIO_TLS, CIO_CURL off (epoll default)" build-core -- \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_IO_URING=OFF -DCIO_TLS=OFF -DCIO_CURL=OFF
+    # The core-only build installs, and its cio.pc links a static program
+    # (no liburing, OpenSSL or libcurl anywhere).
+    echo "== core only: install, pkg-config --static --libs cio, cc -static =="
+    prefix=$(mktemp -d) root=$PWD
+    if cmake --install build-core --prefix "$prefix" >/dev/null &&
+        ! grep -q -E 'uring|ssl|curl' "$prefix"/lib/pkgconfig/cio.pc &&
+        (cd "$prefix" && PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
+            make -s -f "$root/tests/consumers/Makefile" SRC="$root/tests/consumers" \
+            consumer-static && ./consumer-static) | grep -q "core: ok"; then
+        echo "   ok"
+        total_passed=$((total_passed + 1))
+    else
+        failed_stages+=("core-only install")
+        total_failed=$((total_failed + 1))
+    fi
+    rm -rf "$prefix"
+    check_musl
     run_suite "AddressSanitizer + UndefinedBehaviorSanitizer" build-asan -- \
         -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=address,undefined
     run_suite "ThreadSanitizer (tests that use threads)" build-tsan -L threads -- \
@@ -128,6 +211,17 @@ if [ "${1:-}" != "--quick" ]; then
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIO_UCONTEXT=ON
     run_suite "context switch at -O0" build-O0 -R test_switch -- \
         -DCMAKE_BUILD_TYPE=Debug
+    echo "== Debian packages: build, lintian, install, use, remove =="
+    start=$SECONDS
+    if out=$(scripts/test-deb.sh 2>&1); then
+        grep -E '^   ' <<<"$out"
+        total_passed=$((total_passed + $(grep -c '^   ok:' <<<"$out")))
+    else
+        tail -n 60 <<<"$out"
+        failed_stages+=("debian")
+        total_failed=$((total_failed + 1))
+    fi
+    echo "   ($((SECONDS - start)) s)"
     run_fuzzers
     if [ -x scripts/test-aarch64.sh ]; then
         echo "== AArch64 under qemu-user =="

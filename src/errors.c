@@ -24,9 +24,15 @@ const char *cio_strerror(int code)
         return "success";
     if (code < -4095)
         return "unknown error";
+#ifdef __GLIBC__
     /* strerrordesc_np returns glibc's constant table entry: no buffer
      * shared between threads, as strerror may use for unknown codes. */
     const char *desc = strerrordesc_np(-code);
+#else
+    /* musl's strerror returns an entry of its constant table for every
+     * code, known or not: no shared buffer either. */
+    const char *desc = strerror(-code);
+#endif
     return desc ? desc : "unknown error";
 }
 

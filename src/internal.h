@@ -19,6 +19,14 @@
 
 #include "cio.h"
 
+/* The few internal calls that the other components' libraries make into
+ * libcio (tls.c in libcio-tls, curl.c in libcio-curl): exported from
+ * libcio.so although they are not API. A component works only with the
+ * libcio of its own release, which its pkg-config file and Debian package
+ * require; scripts/test.sh checks that libcio.so exports nothing else
+ * besides the public calls. */
+#define CIO__COMPONENT __attribute__((visibility("default")))
+
 #define CIO__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CIO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -31,8 +39,8 @@
             CIO__PANIC("assertion failed: %s", #cond);                                             \
     } while (0)
 
-__attribute__((noreturn, format(printf, 3, 4), cold)) void cio__panic(const char *file, int line,
-                                                                      const char *fmt, ...);
+CIO__COMPONENT void cio__panic(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4), cold));
 
 /* Sanitizer detection that works for gcc and clang alike. */
 #if defined(__SANITIZE_ADDRESS__)

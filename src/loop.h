@@ -125,12 +125,12 @@ struct cio_loop {
 };
 
 /* The loop running on this thread (NULL outside cio_run). */
-extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
+CIO__COMPONENT extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
 
 /* The running loop's addon for `key`, or NULL. */
-cio__loop_addon *cio__loop_addon_find(const void *key);
+CIO__COMPONENT cio__loop_addon *cio__loop_addon_find(const void *key);
 /* Adds an addon to the running loop. */
-void cio__loop_addon_add(cio__loop_addon *a);
+CIO__COMPONENT void cio__loop_addon_add(cio__loop_addon *a);
 
 /* deadlock.c: called when the loop would block in the OS without a
  * timeout. If nothing can ever wake a task, prints every waiting task and
@@ -140,7 +140,7 @@ void cio__loop_addon_add(cio__loop_addon *a);
 bool cio__deadlock_found(cio_loop *loop);
 
 /* The clock, fresh. */
-int64_t cio__clock_ns(void);
+CIO__COMPONENT int64_t cio__clock_ns(void);
 
 /* Seconds on the loop clock ↔ nanoseconds. */
 static inline int64_t cio__seconds_to_ns(double s)

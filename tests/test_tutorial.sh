@@ -6,7 +6,8 @@
 #
 #   test_tutorial.sh SOURCE_DIR CC LIBCIO [DEP_LDFLAGS...]
 #
-# DEP_LDFLAGS: what libcio.a itself links with (OpenSSL, libcurl, liburing).
+# DEP_LDFLAGS: what libcio.a itself links with (liburing, where the io_uring
+# backend is built).
 set -uo pipefail
 usage="usage: test_tutorial.sh SOURCE_DIR CC LIBCIO [DEP_LDFLAGS...]"
 src=${1:?$usage}

@@ -50,8 +50,8 @@ int cio__callbacks_init(struct cio_loop *loop);
 void cio__callbacks_fini(struct cio_loop *loop);
 
 /* Schedules cb(arg) at `when` (ns); returns the handle id, or 0 (-ENOMEM). */
-uint64_t cio__timer_start(int64_t when, cio_cb cb, void *arg);
-void cio__handle_cancel(uint64_t id);
+CIO__COMPONENT uint64_t cio__timer_start(int64_t when, cio_cb cb, void *arg);
+CIO__COMPONENT void cio__handle_cancel(uint64_t id);
 
 /* Runs a CALLBACK runnable that reached the head of the ready queue. */
 void cio__callback_run(cio__runnable *r);

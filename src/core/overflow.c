@@ -74,7 +74,11 @@ void cio__overflow_guard_begin(void)
     stack_t current;
     if (sigaltstack(NULL, &current) == 0 && !(current.ss_flags & SS_DISABLE))
         return; /* the application gave this thread one already */
+#ifdef _SC_SIGSTKSZ
     size_t size = CIO__MAX((size_t)sysconf(_SC_SIGSTKSZ), (size_t)64 * 1024);
+#else
+    size_t size = CIO__MAX((size_t)SIGSTKSZ, (size_t)64 * 1024); /* musl, glibc < 2.34 */
+#endif
     alt_stack = malloc(size);
     if (!alt_stack)
         return;

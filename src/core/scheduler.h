@@ -196,17 +196,17 @@ struct cio_task {
  * holds; in every early or interrupted return w->unlink has been called.
  * The caller fills task, kind, object, unlink and cancellable (use
  * cio__waiter_init). Returns w->result, -ECANCELED or -ETIMEDOUT. */
-int cio__wait(cio__waiter *w);
+CIO__COMPONENT int cio__wait(cio__waiter *w);
 
 /* Makes w's task ready with `result`, unless it was already woken. Does not
  * call w->unlink: the waker has taken w off its queue itself. */
-void cio__wake(cio__waiter *w, int result);
+CIO__COMPONENT void cio__wake(cio__waiter *w, int result);
 
 
 /* The check every suspending call makes first: -EPERM outside a task,
  * -ECANCELED if cancelled (unshielded), -ETIMEDOUT past the scopes'
  * deadline, else 0. */
-int cio__sched_checkpoint(void);
+CIO__COMPONENT int cio__sched_checkpoint(void);
 
 /* A task group that `parent` created started failing: the parent's
  * suspending calls return -ECANCELED, the current one included, until

@@ -12,8 +12,17 @@
 
 #include "loop.h"
 
+/* io_uring is built where liburing is (CMake's CIO_IO_URING); without it
+ * epoll is the default. */
+#ifdef CIO__IO_URING
+#define BACKEND_NAMES "io_uring, epoll or poll"
+#else
+#define BACKEND_NAMES "epoll or poll; io_uring was not built, CIO_IO_URING=OFF"
+#endif
 static const cio__backend_ops *const backends[] = {
+#ifdef CIO__IO_URING
     &cio__backend_io_uring,
+#endif
     &cio__backend_epoll,
     &cio__backend_poll,
 };
@@ -39,7 +48,7 @@ int cio__backend_open(cio_loop *loop)
                 return open_named(loop, backends[i]);
         }
         fprintf(stderr,
-                "cio: CIO_BACKEND=%s is not a backend of this build (try io_uring, epoll or poll)\n",
+                "cio: CIO_BACKEND=%s is not a backend of this build (try " BACKEND_NAMES ")\n",
                 want);
         return -EINVAL;
     }

@@ -108,13 +108,13 @@ int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev);
  * watching with 0 (a delivery not yet made is then dropped). The owner
  * fills w->ready first, and keeps w alive while it watches. Returns 0,
  * -EBADF, -ENOMEM, -EBUSY (fd has another watch) or the backend's error. */
-int cio__fd_watch_set(cio__fd_watch *w, int fd, unsigned events);
+CIO__COMPONENT int cio__fd_watch_set(cio__fd_watch *w, int fd, unsigned events);
 
 /* Forgets fd without closing it, as cio_close does before close(2): for a
  * descriptor that code outside cio (curl) is about to close, so that the
  * number, once reused, is classified and watched afresh. Its watch is
  * dropped, and tasks waiting on it are woken with -EBADF. */
-void cio__fd_forget(int fd);
+CIO__COMPONENT void cio__fd_forget(int fd);
 
 /* Called by the backend for each descriptor the OS reports. */
 void cio__fd_ready(int fd, unsigned events);
@@ -127,13 +127,13 @@ void cio__fd_disarmed(int fd);
 /* fdio.c: takes the SIGPIPE that a write meeting EPIPE raised (blocked on
  * the loop's thread) off the thread's pending set. For every write(2) to a
  * pipe or socket made outside cio_write (stream.c's non-suspending one). */
-void cio__fdio_consume_sigpipe(void);
+CIO__COMPONENT void cio__fdio_consume_sigpipe(void);
 
 /* fdio.c: fd is about to be read by code outside cio (OpenSSL reads the
  * socket itself after a STARTTLS): the bytes a completion backend received
  * ahead, which the descriptor no longer holds, are handed over in *data
  * (malloc'd, *len bytes; NULL and 0 if none), and nothing more is received
  * ahead. Suspends while the backend stops. Returns 0 or -errno. */
-int cio__fdio_take_input(int fd, char **data, size_t *len);
+CIO__COMPONENT int cio__fdio_take_input(int fd, char **data, size_t *len);
 
 #endif

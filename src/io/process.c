@@ -12,7 +12,22 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#if __has_include(<sys/pidfd.h>)
 #include <sys/pidfd.h>
+#else
+/* musl (1.2.3) declares no pidfd calls: the system calls themselves
+ * (Linux 5.3). */
+#include <sys/syscall.h>
+#include <unistd.h>
+static int pidfd_open(pid_t pid, unsigned int flags)
+{
+    return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+static int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags);
+}
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 

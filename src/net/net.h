@@ -35,8 +35,9 @@ int cio__tcp_connect_addrinfo(struct addrinfo *res);
 
 /* server.c: cio_start_server, with release(arg) called once the server is
  * closed and its last connection has ended (not when starting fails). */
-cio_server *cio__server_start(const char *host, const char *port, cio_conn_fn handler, void *arg,
-                              void (*release)(void *arg));
+CIO__COMPONENT cio_server *cio__server_start(const char *host, const char *port,
+                                             cio_conn_fn handler, void *arg,
+                                             void (*release)(void *arg));
 
 /* A code for errno (constructors return NULL and set errno): -code for a
  * negative errno, EHOSTUNREACH for a resolver failure (CIO_EAI_*), which

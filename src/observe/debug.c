@@ -23,7 +23,12 @@
  */
 #include "internal.h"
 
+/* backtrace(3) is glibc's (and libexecinfo's); under musl the slow-task
+ * report names the task and its time but cannot say where it is. */
+#if __has_include(<execinfo.h>)
 #include <execinfo.h>
+#define CIO__BACKTRACE 1
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -151,11 +156,17 @@ static void on_watchdog_signal(int sig)
     cio__text_i64(&s, d->slow_ns / 1000000);
     cio__text_str(&s, "): it is blocking the loop. Where it is now:\n");
     write_text(&s);
+#ifdef CIO__BACKTRACE
     void *frames[BACKTRACE_DEPTH];
     int n = backtrace(frames, BACKTRACE_DEPTH);
     /* Frame 0 is this handler. */
     if (n > 1)
         backtrace_symbols_fd(frames + 1, n - 1, STDERR_FILENO);
+#else
+    static const char none[] = "  (no backtrace: this C library has no backtrace(3))\n";
+    ssize_t w = write(STDERR_FILENO, none, sizeof none - 1);
+    (void)w;
+#endif
     errno = saved_errno;
 }
 
@@ -194,8 +205,10 @@ static void handlers_acquire(cio_loop *loop)
     pthread_mutex_lock(&handlers_lock);
     if (debug_loops++ == 0) {
         /* Loads the unwinder now, outside any signal handler. */
+#ifdef CIO__BACKTRACE
         void *warm[2];
         (void)backtrace(warm, 2);
+#endif
         /* SA_ONSTACK: the slow task's stack may be small; the loop thread
          * has an alternate stack (overflow.c). SA_RESTART: the task's
          * blocking system call goes on. */
