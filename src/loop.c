@@ -15,24 +15,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 
 #include "loop.h"
 #include "core/overflow.h"
 #include "observe/trace.h"
-
-__thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
-
-int64_t cio__clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-double cio_now(void) { return (double)cio__clock_ns() / 1e9; }
-
-cio_loop *cio_running_loop(void) { return cio__loop; }
 
 const char *cio_backend_name(void) { return cio__loop ? cio__loop->backend->name : NULL; }
 
@@ -136,27 +122,9 @@ fail_callbacks:
     return err;
 }
 
-cio__loop_addon *cio__loop_addon_find(const void *key)
-{
-    for (cio__loop_addon *a = cio__loop->addons; a; a = a->next)
-        if (a->key == key)
-            return a;
-    return NULL;
-}
-
-void cio__loop_addon_add(cio__loop_addon *a)
-{
-    a->next = cio__loop->addons;
-    cio__loop->addons = a;
-}
-
 static void loop_close(cio_loop *loop)
 {
-    while (loop->addons) {
-        cio__loop_addon *a = loop->addons;
-        loop->addons = a->next;
-        a->close(a);
-    }
+    cio__loop_addons_close(loop);
     cio__trace_loop_close(loop);
     cio__task_blocks_free(loop);
     loop->backend->close(loop);

@@ -9,24 +9,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "context.h"
 #include "io/backend.h"
 #include "core/callback.h"
 #include "io/fd.h"
 #include "core/scheduler.h"
 #include "core/stack.h"
 #include "core/timer.h"
-
-/* An optional module's state for one loop (curl.c's multi handle): made
- * when the module is first used on the loop, closed with the loop. */
-typedef struct cio__loop_addon {
-    /* Next in the loop's addons (loop.c). */
-    struct cio__loop_addon *next;
-    /* Which module: the address of something of the module's own. */
-    const void *key;
-    /* Releases the addon. Called at loop close, once every task has
-     * finished, while timers and descriptors can still be used. */
-    void (*close)(struct cio__loop_addon *a);
-} cio__loop_addon;
 
 /* What cio_loop_stats_get reports, as the loop counts it (see cio.h for
  * each figure's meaning). */
@@ -112,7 +101,7 @@ struct cio_loop {
     /* deadlock.c: set when a deadlock was found; cio_run then returns
      * -EDEADLK. */
     bool deadlocked;
-    /* loop.c: optional modules' state, closed at loop close. */
+    /* context.c: optional modules' state, closed at loop close. */
     cio__loop_addon *addons;
     /* loop.c: counters behind cio_loop_stats_get, kept whether or not the
      * loop is traced (each costs an increment where the loop already
@@ -124,43 +113,12 @@ struct cio_loop {
     struct cio__debug *debug;
 };
 
-/* The loop running on this thread (NULL outside cio_run). */
-extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
-
-/* The running loop's addon for `key`, or NULL. */
-cio__loop_addon *cio__loop_addon_find(const void *key);
-/* Adds an addon to the running loop. */
-void cio__loop_addon_add(cio__loop_addon *a);
-
 /* deadlock.c: called when the loop would block in the OS without a
  * timeout. If nothing can ever wake a task, prints every waiting task and
  * what it waits on to stderr, sets loop->deadlocked and returns true (and
  * aborts if the loop is already shutting down, since cancellation could
  * not end the waits). */
 bool cio__deadlock_found(cio_loop *loop);
-
-/* The clock, fresh. */
-int64_t cio__clock_ns(void);
-
-/* Seconds on the loop clock ↔ nanoseconds. */
-static inline int64_t cio__seconds_to_ns(double s)
-{
-    if (s >= 9.2e9)
-        return INT64_MAX;
-    if (s <= -9.2e9)
-        return INT64_MIN;
-    return (int64_t)(s * 1e9);
-}
-
-/* The clock now plus `seconds` (>= 0), in ns; saturated short of
- * INT64_MAX, so that a huge or infinite span means "never" instead of
- * overflowing into the past. */
-static inline int64_t cio__deadline_after(double seconds)
-{
-    int64_t now = cio__clock_ns();
-    int64_t span = cio__seconds_to_ns(seconds);
-    return span > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + span;
-}
 
 /* cio__sched_checkpoint with its common case inline (a running task, not
  * cancelled, no deadline): every suspending call starts with it, and
