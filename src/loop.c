@@ -16,8 +16,11 @@
 #include <signal.h>
 #include <string.h>
 
-#include "loop.h"
+#include "core/observe.h"
 #include "core/overflow.h"
+#include "loop.h"
+#include "observe/debug.h"
+#include "observe/fanout.h"
 #include "observe/trace.h"
 
 const char *cio_backend_name(void) { return cio__loop ? cio__loop->backend->name : NULL; }
@@ -53,7 +56,7 @@ static int64_t poll_timeout(const cio_loop *loop)
  * two reads of the clock, negligible beside the system call. */
 static void poll_os(cio_loop *loop, int64_t timeout_ns)
 {
-    CIO__TRACE(loop, cio__trace_poll_begin(loop, timeout_ns));
+    CIO__OBSERVE(loop, poll_begin, timeout_ns);
     int64_t start = timeout_ns != 0 ? cio__clock_ns() : 0;
     int n = loop->backend->poll(loop, timeout_ns);
     if (n < 0)
@@ -62,13 +65,13 @@ static void poll_os(cio_loop *loop, int64_t timeout_ns)
         loop->counters.idle_ns += cio__clock_ns() - start;
     loop->counters.polls++;
     loop->counters.fds_reported += (uint64_t)n;
-    CIO__TRACE(loop, cio__trace_poll_end(loop, n));
+    CIO__OBSERVE(loop, poll_end, n);
 }
 
 static void loop_iteration(cio_loop *loop)
 {
     loop->counters.iterations++;
-    CIO__TRACE(loop, cio__trace_iteration(loop));
+    CIO__OBSERVE(loop, loop_iteration);
     update_time(loop);
     cio__timers_run_due();
     cio__sched_run_ready();
@@ -85,6 +88,28 @@ static void loop_iteration(cio_loop *loop)
 }
 
 /* ----------------------------------------------------------- life cycle */
+
+/* The observers the environment asks for: debug mode (CIO_DEBUG) and the
+ * trace (CIO_TRACE), each added to the loop's fan-out. The loop's start
+ * time is taken between the two: after debug mode's start-up (which loads
+ * the unwinder), so that the trace begins near 0 ms. */
+static void observers_open(cio_loop *loop)
+{
+    const char *direct = getenv("CIO_TRACE_DIRECT");
+    loop->observe_direct = direct && strcmp(direct, "1") == 0;
+    cio__debug_open(loop);
+    loop->counters.started_ns = cio__clock_ns();
+    cio__trace_open(loop);
+}
+
+/* Before the tasks are freed: debug mode lists those never awaited. The
+ * application's observers go with the fan-out. */
+static void observers_close(cio_loop *loop)
+{
+    cio__debug_close(loop);
+    cio__trace_close(loop);
+    cio__fanout_close(loop);
+}
 
 static int loop_open(cio_loop *loop)
 {
@@ -112,7 +137,7 @@ static int loop_open(cio_loop *loop)
 #if CIO__TSAN
     loop->ctx.tsan_fiber = __tsan_get_current_fiber();
 #endif
-    cio__trace_loop_open(loop);
+    observers_open(loop);
     return 0;
 
 fail_backend:
@@ -125,7 +150,7 @@ fail_callbacks:
 static void loop_close(cio_loop *loop)
 {
     cio__loop_addons_close(loop);
-    cio__trace_loop_close(loop);
+    observers_close(loop);
     cio__task_blocks_free(loop);
     loop->backend->close(loop);
     cio__callbacks_fini(loop);

@@ -48,9 +48,13 @@ struct cio_loop {
      * must be polled again. */
     cio__runnable *ready_head, *ready_tail;
     unsigned runs_budget;
-    /* trace.c: set while the loop traces or debugs: every trace hook tests
-     * it (here, beside what a switch reads anyway). */
-    bool traced;
+    /* core/observe.c: the observers' table (observe/fanout.c's, NULL while
+     * nothing observes the loop) and its argument: every event site tests
+     * `observer` (here, beside what a switch reads anyway). */
+    const cio_observer *observer;
+    void *observer_arg;
+    /* loop.c (CIO_TRACE_DIRECT): an observed loop keeps direct switches. */
+    bool observe_direct;
     /* scheduler.c: a finished task whose stack must be released once execution
      * has left that stack. */
     cio_task *dead;
@@ -107,8 +111,10 @@ struct cio_loop {
      * loop is traced (each costs an increment where the loop already
      * works, never one per switch). */
     cio__loop_counters counters;
-    /* trace.c: the trace (NULL: CIO_TRACE unset); debug.c: debug mode's
-     * state (NULL: CIO_DEBUG unset). */
+    /* observe/: the observers behind loop->observer (fanout.c), the trace
+     * (trace.c; NULL: CIO_TRACE unset) and debug mode's state (debug.c;
+     * NULL: CIO_DEBUG unset). */
+    struct cio__fanout *fanout;
     struct cio__trace *trace;
     struct cio__debug *debug;
 };

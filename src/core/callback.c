@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/observe.h"
 #include "loop.h"
 
 struct cio__callback {
@@ -238,10 +239,12 @@ void cio__timers_run_due(void)
                 h->dead--;
             continue;
         }
+        int64_t when = top->when;
         cio_cb cb = r->cb;
         void *arg = r->arg;
         record_free(&loop->callbacks, r);
         loop->counters.timers++;
+        CIO__OBSERVE(loop, timer_fired, when);
         cb(arg);
     }
 }

@@ -18,8 +18,8 @@
 
 #include <math.h>
 
+#include "core/observe.h"
 #include "loop.h"
-#include "observe/trace.h"
 
 #define RUN_BUDGET 128
 
@@ -47,7 +47,7 @@ bool cio__sched_has_ready(void) { return cio__loop->ready_head != NULL; }
 
 /* Takes the head of the ready queue while the budget of runs between two
  * looks at the OS lasts; NULL when the loop must take over. */
-static inline cio__runnable *budget_next(cio_loop *loop)
+static inline __attribute__((always_inline)) cio__runnable *budget_next(cio_loop *loop)
 {
     if (!loop->ready_head || loop->runs_budget == 0)
         return NULL;
@@ -87,7 +87,7 @@ __attribute__((flatten)) static void *task_go_live(cio_task *t, const cio__stack
     live->stack = *stack;
     live->shield_depth = 0;
     live->failing_groups = 0;
-    live->trace_note = 0;
+    live->observer_note = 0;
     t->live = live;
     t->state = CIO__TASK_RUNNING;
     return live;
@@ -99,7 +99,7 @@ static __attribute__((cold, noinline)) bool task_finish_unstarted(cio_loop *loop
                                                                   int result)
 {
     loop->counters.unstarted++;
-    CIO__TRACE(loop, cio__trace_task_unstarted(t, result));
+    CIO__OBSERVE(loop, task_never_ran, t, result);
     cio__task_finish(t, result);
     return false;
 }
@@ -147,15 +147,41 @@ static inline void release_dead(cio_loop *loop)
         cio__task_free(t);
 }
 
-/* The next task that can be switched to directly from a task, or NULL if
- * the loop must run next (batch over, budget spent, or a callback is at the
- * head: callbacks run on the loop's stack, never on a task's). */
-static inline cio_task *next_task_direct(cio_loop *loop)
+/* next_task_direct for a task of an observed loop that keeps direct
+ * switches (CIO_TRACE_DIRECT): the same choice, plus the events of the
+ * switch, emitted here on the suspending task's stack before the jump.
+ * Out of line, so that the unobserved direct path stays as it is. */
+static __attribute__((cold, noinline)) cio_task *next_task_direct_observed(cio_loop *loop,
+                                                                         cio_task *self,
+                                                                         bool dying)
+{
+    if (loop->runs_budget == 0)
+        return NULL;
+    cio_task *t = (cio_task *)loop->ready_head;
+    bool fresh = t->state != CIO__TASK_RUNNING;
+    if (fresh && !t->cancel_requested && !cio__stack_cached(&loop->stacks, t->stack_size))
+        return NULL;
+    budget_next(loop);
+    /* One that finishes unstarted instead: the loop takes the rest. */
+    if (fresh && !task_make_startable(loop, t))
+        return NULL;
+    CIO__OBSERVE(loop, switch, self, dying, t, fresh);
+    return t;
+}
+
+/* The next task that can be switched to directly from `self`, or NULL if
+ * the loop must run next (batch over, budget spent, a callback is at the
+ * head: callbacks run on the loop's stack, never on a task's; or a task of
+ * an observed loop, whose switches pass through the loop). */
+static inline cio_task *next_task_direct(cio_loop *loop, cio_task *self, bool dying)
 {
     for (;;) {
         cio__runnable *head = loop->ready_head;
-        if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
+        if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0) {
+            if (CIO__UNLIKELY(head && head->kind == CIO__RUN_TASK_OBSERVED_DIRECT))
+                return next_task_direct_observed(loop, self, dying);
             return NULL;
+        }
         /* Starting a task may need a fresh chunk of stacks (mmap, malloc):
          * too deep for a suspending task's possibly tiny stack. Only a
          * stack from the hot cache is taken here; otherwise the loop starts
@@ -179,19 +205,20 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
                                                           bool dying)
 {
     check_canary(self);
-    cio_task *next = next_task_direct(loop);
+    cio_task *next = next_task_direct(loop, self, dying);
     loop->current = next;
     /* A task that yields while nothing else is ready is next in line
      * itself: it just goes on. (Switching to itself would load the stack
      * pointer saved at its previous switch, not the current one.) */
     if (next == self)
         return;
-    /* A direct switch is between untraced tasks only (CIO__RUN_TASK_TRACED):
-     * the trace hook is on the way to the loop alone. */
+    /* A direct switch is between unobserved tasks (CIO__RUN_TASK) or has
+     * emitted its events already (CIO__RUN_TASK_OBSERVED_DIRECT): the
+     * events' test is on the way to the loop alone. */
     if (next) {
         cio__ctx_jump(&self->live->ctx, &next->live->ctx, dying);
     } else {
-        CIO__TRACE(loop, cio__trace_switch(loop, self, NULL, dying));
+        CIO__OBSERVE(loop, switch, self, dying, NULL, false);
         cio__ctx_jump(&self->live->ctx, &loop->ctx, dying);
     }
     release_dead(loop);
@@ -205,8 +232,8 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
 static void hand_stack_to_successor(cio_loop *loop, cio_task *t)
 {
     cio__runnable *head = loop->ready_head;
-    /* Tasks of a traced loop are not CIO__RUN_TASK: a task's end and the
-     * next one's start are then two events, on two stacks (debug mode
+    /* Tasks of an observed loop are not CIO__RUN_TASK: a task's end and
+     * the next one's start are then two events, on two stacks (debug mode
      * paints a fresh one). */
     if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
         return;
@@ -249,10 +276,11 @@ void cio__sched_run_ready(void)
             continue;
         }
         cio_task *t = (cio_task *)r;
-        if (t->state != CIO__TASK_RUNNING && !task_make_startable(loop, t))
+        bool fresh = t->state != CIO__TASK_RUNNING;
+        if (fresh && !task_make_startable(loop, t))
             continue;
         loop->current = t;
-        CIO__TRACE(loop, cio__trace_switch(loop, NULL, t, false));
+        CIO__OBSERVE(loop, switch, NULL, false, t, fresh);
         cio__ctx_jump(&loop->ctx, &t->live->ctx, false);
         loop->current = NULL;
         release_dead(loop);
@@ -351,9 +379,10 @@ void cio__wake(cio__waiter *w, int result)
     cio_task *t = w->task;
     if (t->live->waiter != w)
         return;
+    /* Before the waiter is cleared: an observer may read what it was. */
+    CIO__OBSERVE(cio__loop, task_woken, w, result);
     t->live->waiter = NULL;
     w->result = result;
-    CIO__TRACE(cio__loop, cio__trace_wake(w, result));
     cio__sched_push(&t->run);
 }
 

@@ -21,11 +21,20 @@ typedef struct cio__runnable {
     uint8_t kind;
 } cio__runnable;
 
-/* CIO__RUN_TASK_TRACED: a task of a traced loop (trace.c marks it when it
- * is created). It is never switched to directly from another task, nor
- * handed a stack, so every switch in a traced loop passes through the
- * loop, where the trace hooks are, and the direct path carries none. */
-enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2, CIO__RUN_TASK_TRACED = 3 };
+/* CIO__RUN_TASK_OBSERVED: a task of an observed loop (core/observe.c
+ * marks it when it is created, or when the observer comes). It is never
+ * switched to directly from another task, nor handed a stack, so every
+ * switch in an observed loop passes through the loop, where the events
+ * are emitted, and the direct path carries no test.
+ * CIO__RUN_TASK_OBSERVED_DIRECT: the same with CIO_TRACE_DIRECT=1: it is
+ * switched to directly, through an out-of-line path that emits the
+ * switch's events first (never handed a stack either). */
+enum {
+    CIO__RUN_TASK = 1,
+    CIO__RUN_CALLBACK = 2,
+    CIO__RUN_TASK_OBSERVED = 3,
+    CIO__RUN_TASK_OBSERVED_DIRECT = 4,
+};
 
 /* What a parked task waits on, and how traces, dumps and the deadlock
  * report name it: X(NAME, description). An X-macro, so that the enum and the
@@ -128,10 +137,10 @@ typedef struct cio__task_live {
     /* How many task groups this task created are failing and not yet
      * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
     uint16_t failing_groups;
-    /* While tracing (trace.c): the index of the note that carries the
-     * task's last suspension to its resumption (0: none; the task has not
-     * run yet). */
-    uint32_t trace_note;
+    /* A word the loop's observers keep for the task (observe/trace.c: the
+     * index of the note that carries its last suspension to its
+     * resumption). Zeroed when the task starts; the core never reads it. */
+    uint32_t observer_note;
 } cio__task_live;
 
 struct cio_task {
@@ -172,11 +181,12 @@ struct cio_task {
     };
     /* Its return value, once done. */
     int result;
-    /* While the loop traces or debugs (trace.c): the low 32 bits of the id
-     * of the task that created this one (0: made by cio_run or a
-     * callback), for the task tree of cio_dump_tasks (dump.c). In what
-     * would be padding: the struct stays 64 bytes. Set only then, so that
-     * creating a task costs no extra store otherwise. */
+    /* While the loop is observed (core/observe.c): the low 32 bits of the
+     * id of the task that created this one (0: made by cio_run or a
+     * callback, or before the loop was observed), for the task tree of
+     * cio_dump_tasks (dump.c). In what would be padding: the struct stays
+     * 64 bytes. Set only then, so that creating a task costs no extra
+     * store otherwise. */
     uint32_t creator;
     /* The waiter of the task that awaits this one (cio_await, cio_gather,
      * cio_wait_any), woken when this task finishes; for a task group's
@@ -238,6 +248,10 @@ __attribute__((noreturn)) void cio__sched_exit_task(struct cio_task *t);
 /* Task life cycle, in task.c, used by the scheduler. */
 void cio__task_finish(struct cio_task *t, int result);
 void cio__task_free(struct cio_task *t);
+/* How traces, dumps and reports name t: its name, or "task-N", written
+ * into buf without allocating (cio_task_name makes and keeps a string; a
+ * trace or a signal handler must not). */
+const char *cio__task_label(const struct cio_task *t, char buf[32]);
 /* The body of every task, run on its own stack. */
 void cio__task_entry(void *task);
 /* Waits until t is done: 0, or the error that interrupted a cancellable

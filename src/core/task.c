@@ -10,8 +10,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/observe.h"
 #include "loop.h"
-#include "observe/trace.h"
+#include "text.h"
 
 /* Task structs come from 2 MiB blocks, handed out by a bump pointer and
  * recycled through a LIFO free list. A new block is populated in one
@@ -162,7 +163,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->cancel_requested = loop->closing ? CIO__CANCEL_TASK : 0;
     loop->live_tasks++;
     loop->pending_tasks++;
-    CIO__TRACE(loop, cio__trace_task_created(t));
+    CIO__OBSERVE(loop, task_created, t, loop->current);
     cio__sched_push(&t->run);
     return t;
 }
@@ -172,6 +173,16 @@ _Static_assert(sizeof(cio_task) <= 64 || sizeof(void *) != 8,
                "cio_task grew past a cache line");
 
 cio_task *cio_create_task(cio_fn fn, void *arg) { return cio_create_task_opts(fn, arg, NULL); }
+
+const char *cio__task_label(const cio_task *t, char buf[32])
+{
+    if (t->name)
+        return t->name;
+    cio__text s = cio__text_on(buf, 32);
+    cio__text_str(&s, "task-");
+    cio__text_u64(&s, t->id);
+    return cio__text_end(&s);
+}
 
 void cio__task_finish(cio_task *t, int result)
 {

@@ -17,8 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/observe.h"
 #include "loop.h"
-#include "observe/trace.h"
+
+/* The public event bits of cio_observer.fd_reported are the backends' own. */
+_Static_assert((int)CIO_OBSERVE_READABLE == (int)CIO__EV_READ &&
+                   (int)CIO_OBSERVE_WRITABLE == (int)CIO__EV_WRITE &&
+                   (int)CIO_OBSERVE_ERROR == (int)CIO__EV_ERROR,
+               "cio_observer's event bits differ from CIO__EV_*");
 
 void cio__fd_table_init(cio__fd_table *tab)
 {
@@ -187,7 +193,7 @@ void cio__fd_ready(int fd, unsigned events)
 {
     cio_loop *loop = cio__loop;
     cio__fd_state *st = state_at(&loop->fds, fd, false);
-    CIO__TRACE(loop, cio__trace_fd_ready(loop, fd, events, st));
+    CIO__OBSERVE(loop, fd_reported, fd, events);
     if (fd == loop->posted.wake_fd) {
         cio__posted_drain_wakeup();
         return;

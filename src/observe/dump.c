@@ -14,7 +14,6 @@
 
 #include "observe/debug.h"
 #include "loop.h"
-#include "observe/trace.h"
 
 /* A line of the tree: a task, or a task group holding running children. */
 typedef struct dump_node {
@@ -63,7 +62,7 @@ static ptrdiff_t find_task(const dump_nodes *nodes, size_t n, uint64_t id)
 static ptrdiff_t find_creator(const cio_loop *loop, const dump_nodes *nodes, size_t ntasks,
                               const cio_task *t)
 {
-    if (!loop->traced || t->creator == 0)
+    if (!loop->observer || t->creator == 0)
         return -1;
     uint32_t delta = (uint32_t)t->id - t->creator;
     uint64_t id = t->id - (delta ? delta : (uint64_t)1 << 32);
@@ -122,7 +121,7 @@ static void print_node(FILE *out, const cio_loop *loop, const dump_node *node, s
     }
     const cio_task *t = node->task;
     char label[32];
-    fprintf(out, "task#%llu \"%s\" ", (unsigned long long)t->id, cio__trace_task_label(t, label));
+    fprintf(out, "task#%llu \"%s\" ", (unsigned long long)t->id, cio__task_label(t, label));
     if (t->state == CIO__TASK_DONE) {
         fprintf(out, "done: result %d (%s)%s\n", t->result,
                 t->result < 0 ? cio_strerror(t->result) : "ok",
