@@ -20,6 +20,7 @@
 
 #include "core/observe.h"
 #include "loop.h"
+#include "text.h"
 
 #define RUN_BUDGET 128
 
@@ -58,9 +59,10 @@ static inline __attribute__((always_inline)) cio__runnable *budget_next(cio_loop
 /* Stack overflow with only a canary to catch it: stop, naming the task. */
 __attribute__((noreturn, cold, noinline)) static void canary_overwritten(cio_task *t)
 {
+    char label[32];
     CIO__PANIC("stack overflow in task '%s' (stack size %zu bytes): the canary below its "
                "stack was overwritten; give it a larger cio_task_opts.stack_size",
-               cio_task_name(t), cio__stack_size(&t->live->stack));
+               cio__task_label(t, label), cio__stack_size(&t->live->stack));
 }
 
 /* Inline: it runs at every switch, and for a guarded stack it is one test. */
@@ -322,6 +324,79 @@ const char *cio__wait_kind_name(cio__wait_kind kind)
 #undef CIO__WAIT_KIND_NAME
     }
     return "something unknown";
+}
+
+int64_t cio__sched_wait_what(const cio__waiter *w)
+{
+    switch (w->kind) {
+    case CIO__WAIT_TASK:
+        return (int64_t)((const cio_task *)w->object)->id;
+    case CIO__WAIT_SLEEP:
+        return w->own_deadline;
+    default:
+        return (int64_t)(intptr_t)w->object;
+    }
+}
+
+/* Milliseconds since origin, from ns. */
+static void put_ms(cio__text *s, int64_t ns, int64_t origin_ns)
+{
+    cio__text_milli(s, (ns - origin_ns) / 1000, 0);
+    cio__text_str(s, " ms");
+}
+
+void cio__sched_put_wait_what(cio__text *s, cio__wait_kind kind, int64_t what, int64_t origin_ns)
+{
+    switch (kind) {
+    case CIO__WAIT_READABLE:
+    case CIO__WAIT_WRITABLE:
+        cio__text_str(s, "fd ");
+        cio__text_i64(s, what);
+        cio__text_str(s, kind == CIO__WAIT_READABLE ? " readable" : " writable");
+        break;
+    case CIO__WAIT_IO:
+        /* A completion backend's operation: the kernel does it, the task
+         * waits for its end. */
+        cio__text_str(s, "fd ");
+        cio__text_i64(s, what);
+        cio__text_str(s, " (an operation in the kernel's hands)");
+        break;
+    case CIO__WAIT_SLEEP:
+        cio__text_str(s, "timer due at ");
+        put_ms(s, what, origin_ns);
+        break;
+    case CIO__WAIT_YIELD:
+        cio__text_str(s, "its turn (it yielded)");
+        break;
+    case CIO__WAIT_TASK:
+        cio__text_str(s, "task#");
+        cio__text_i64(s, what);
+        cio__text_str(s, " to finish");
+        break;
+    case CIO__WAIT_THREAD:
+    case CIO__WAIT_GROUP:
+        cio__text_str(s, cio__wait_kind_name(kind));
+        break;
+    default:
+        cio__text_str(s, cio__wait_kind_name(kind));
+        cio__text_str(s, " (");
+        cio__text_hex(s, (uintptr_t)what);
+        cio__text_char(s, ')');
+        break;
+    }
+}
+
+void cio__sched_put_wait(cio__text *s, const cio__waiter *w, int64_t origin_ns)
+{
+    if (!w) {
+        cio__sched_put_wait_what(s, CIO__WAIT_YIELD, 0, origin_ns);
+        return;
+    }
+    cio__sched_put_wait_what(s, w->kind, cio__sched_wait_what(w), origin_ns);
+    if (w->scope_deadline != INT64_MAX && w->kind != CIO__WAIT_SLEEP) {
+        cio__text_str(s, ", timeout at ");
+        put_ms(s, w->scope_deadline, origin_ns);
+    }
 }
 
 /* A wait's timer: the earlier of its own deadline (a sleep, which ends

@@ -3,6 +3,33 @@
  * Every suspending call in the library parks its task through cio__wait and
  * is woken through cio__wake (scheduler.c): that is where cancellation,
  * timeouts, and the choice of what runs next are handled, once.
+ *
+ * How a task leaves and gets the CPU (scheduler.c):
+ *
+ *   path            from -> to          when                         events
+ *   direct switch   task -> task        switch_away: the head of the  none (CIO__RUN_TASK), or
+ *                   (cio__ctx_jump)     ready queue is a task, the    emitted first on the
+ *                                       budget lasts, and a new one   out-of-line path
+ *                                       gets a cached stack           (..._OBSERVED_DIRECT)
+ *   via the loop    task -> loop ->     anything else: a callback at  on the way to the loop
+ *                   task                the head, budget spent, a     (switch_away) and back
+ *                                       stack to map, an observed     (cio__sched_run_ready)
+ *                                       loop (CIO__RUN_TASK_OBSERVED)
+ *   stack hand-off  dying task -> new   the finishing task's next     none: only between
+ *                   task on the same    in line is new, unobserved,   CIO__RUN_TASK tasks
+ *                   stack               wants the same stack size
+ *                   (cio__ctx_restart)
+ *   finish          dying task -> any   cio__sched_exit_task: after   task_finished
+ *                                       a failed hand-off, a switch
+ *                                       like the others, with dying
+ *
+ * The invariant of a dead task's stack: a finished task's stack is never
+ * given back while execution is on it. cio__sched_exit_task records the
+ * task in loop->dead and switches away; whoever lands next — the loop
+ * after its jump, a resumed task after switch_away, a new task in
+ * cio__sched_entered — calls release_dead before anything else, and that
+ * is the only place a started task's stack is freed (the hand-off gives it
+ * to the successor instead, and never frees it).
  */
 #ifndef CIO_SCHED_H
 #define CIO_SCHED_H
@@ -66,7 +93,7 @@ typedef enum cio__wait_kind {
 #undef CIO__WAIT_KIND_ENUM
 } cio__wait_kind;
 
-/* "a lock", "a readable descriptor"...: for dumps and reports. */
+/* "a lock", "a readable descriptor"...: the kind alone, for observers. */
 const char *cio__wait_kind_name(cio__wait_kind kind);
 
 /* Why a task's suspending calls return -ECANCELED (cio_task.cancel_requested
@@ -211,6 +238,22 @@ int cio__wait(cio__waiter *w);
 /* Makes w's task ready with `result`, unless it was already woken. Does not
  * call w->unlink: the waker has taken w off its queue itself. */
 void cio__wake(cio__waiter *w, int result);
+
+struct cio__text;
+/* The one description of what a task waits on, used by the trace, the task
+ * dump, the deadlock report and debug mode (through the dump). A wait is
+ * its kind and one number, `what` (cio__sched_wait_what: the fd, the
+ * awaited task's id, a sleep's deadline, or the object's address), so that
+ * the trace can keep it past the wait. Written as "fd 5 readable", "timer
+ * due at 12.345 ms", "task#3 to finish", "its turn (it yielded)", "a lock
+ * (0x...)"...; times in ms since origin_ns (the loop's start). With text.h:
+ * no allocation, no stdio (trace hooks run on small stacks). */
+int64_t cio__sched_wait_what(const cio__waiter *w);
+void cio__sched_put_wait_what(struct cio__text *s, cio__wait_kind kind, int64_t what,
+                              int64_t origin_ns);
+/* The same for a live waiter (NULL: a yield), followed by ", timeout at T
+ * ms" when a timeout scope's deadline applies. */
+void cio__sched_put_wait(struct cio__text *s, const cio__waiter *w, int64_t origin_ns);
 
 
 /* The check every suspending call makes first: -EPERM outside a task,

@@ -132,47 +132,11 @@ static void line_end(cio__text *s)
     (void)n;
 }
 
-/* What a wait is on, as narration and JSON name it. */
+/* What a wait is on, as narration and JSON name it: the core's one
+ * description, with times from the loop's start. */
 static void put_wait(cio__text *s, const cio__trace *tr, unsigned kind, int64_t what)
 {
-    switch (kind) {
-    case CIO__WAIT_READABLE:
-    case CIO__WAIT_WRITABLE:
-        cio__text_str(s, "fd ");
-        cio__text_i64(s, what);
-        cio__text_str(s, kind == CIO__WAIT_READABLE ? " readable" : " writable");
-        break;
-    case CIO__WAIT_IO:
-        /* A completion backend's operation: the kernel does it, the task
-         * waits for its end. */
-        cio__text_str(s, "fd ");
-        cio__text_i64(s, what);
-        cio__text_str(s, " (an operation in the kernel's hands)");
-        break;
-    case CIO__WAIT_SLEEP:
-        cio__text_str(s, "timer due at ");
-        put_ms(s, tr, what, 0);
-        cio__text_str(s, " ms");
-        break;
-    case CIO__WAIT_YIELD:
-        cio__text_str(s, "its turn (it yielded)");
-        break;
-    case CIO__WAIT_TASK:
-        cio__text_str(s, "task#");
-        cio__text_i64(s, what);
-        cio__text_str(s, " to finish");
-        break;
-    case CIO__WAIT_THREAD:
-    case CIO__WAIT_GROUP:
-        cio__text_str(s, cio__wait_kind_name((cio__wait_kind)kind));
-        break;
-    default:
-        cio__text_str(s, cio__wait_kind_name((cio__wait_kind)kind));
-        cio__text_str(s, " (");
-        cio__text_hex(s, (uintptr_t)what);
-        cio__text_char(s, ')');
-        break;
-    }
+    cio__sched_put_wait_what(s, (cio__wait_kind)kind, what, tr->t0);
 }
 
 /* Who or what ended a wait, for "resumed (woken by ...)". */
@@ -377,27 +341,14 @@ static void trace_suspend(cio__trace *tr, cio_task *from, bool dies, int64_t now
     from->live->observer_note = i ? i : NOTE_NONE;
     cio__waiter *w = from->live->waiter;
     unsigned kind = w ? w->kind : CIO__WAIT_YIELD;
-    int64_t what = 0;
-    if (w && (kind == CIO__WAIT_READABLE || kind == CIO__WAIT_WRITABLE))
-        what = (int64_t)(intptr_t)w->object;
-    else if (w && kind == CIO__WAIT_TASK)
-        what = (int64_t)((cio_task *)w->object)->id;
-    else if (w && kind == CIO__WAIT_SLEEP)
-        what = w->own_deadline;
-    else if (w)
-        what = (int64_t)(intptr_t)w->object;
+    int64_t what = w ? cio__sched_wait_what(w) : 0;
     if (i)
         tr->notes[i] = (trace_note){.parked_ns = now, .kind = (uint8_t)kind, .what = what};
     cio__text s;
     if (line_begin(tr, &s, now)) {
         put_task(&s, from);
         cio__text_str(&s, kind == CIO__WAIT_YIELD ? " yielded: waits for " : " suspended: waits for ");
-        put_wait(&s, tr, kind, what);
-        if (w && w->scope_deadline != INT64_MAX && kind != CIO__WAIT_SLEEP) {
-            cio__text_str(&s, ", timeout at ");
-            put_ms(&s, tr, w->scope_deadline, 0);
-            cio__text_str(&s, " ms");
-        }
+        cio__sched_put_wait(&s, w, tr->t0);
         line_end(&s);
     }
 }
