@@ -82,22 +82,23 @@ struct cio_loop {
     /* backend.c: the OS poller chosen for this loop. */
     const cio__backend_ops *backend;
     void *backend_data;
-    /* fd.c: per-descriptor state, indexed by fd, and how many tasks are
-     * parked on descriptors (none: a loop with work ready need not ask the
-     * OS). */
+    /* fd.c: per-descriptor state, indexed by fd; and how many tasks are
+     * parked on descriptors or the kernel's operations (counted by
+     * cio__wait, from the wait's kind) plus fd.c's standing watches (none:
+     * a loop with work ready need not ask the OS). */
     cio__fd_table fds;
     size_t fd_waiters;
     /* loop.c: the task running main_fn. */
     cio_task *main_task;
     /* loop.c: set once main has returned and the rest are being cancelled. */
     bool closing;
-    /* deadlock.c reads, their owners count: waits that something outside
-     * the task graph will end — a task parked on a descriptor (fd.c), a
-     * thread-pool job in flight (threadpool.c). Code that parks a task on
-     * anything else the OS or another thread completes (signals, child
-     * processes, curl transfers) must count its waits here too, or
-     * cio_run will call its tasks deadlocked. Timers need no count: the
-     * loop sees its timer heap. Loop thread only. */
+    /* deadlock.c reads, cio__wait counts (scheduler.c, from the wait's
+     * kind: CIO__COUNT_OS in CIO__WAIT_KINDS): tasks parked in waits that
+     * something outside the task graph will end — a descriptor, an
+     * operation in the kernel, a thread-pool job, a curl transfer. A new
+     * kind of such wait says so in CIO__WAIT_KINDS, or cio_run will call
+     * its tasks deadlocked. Timers need no count: the loop sees its timer
+     * heap. Loop thread only. */
     size_t wake_sources;
     /* deadlock.c: cio_loop_ref minus cio_loop_unref, from any thread. While
      * above zero, another thread has promised to post to the loop. */

@@ -4,7 +4,8 @@
  *
  * Owns the decision and the report; the loop (loop.c) asks just before it
  * would block in the OS without a timeout, and ends the run. What counts as
- * a wake source is each owner's to count (loop.h, wake_sources).
+ * a wake source is the wait's kind, counted by cio__wait (loop.h,
+ * wake_sources).
  */
 #include "internal.h"
 

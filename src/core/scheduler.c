@@ -317,7 +317,7 @@ static void end_wait_early(cio__waiter *w)
 const char *cio__wait_kind_name(cio__wait_kind kind)
 {
     switch (kind) {
-#define CIO__WAIT_KIND_NAME(name, text)                                                            \
+#define CIO__WAIT_KIND_NAME(name, text, counts)                                                    \
     case CIO__WAIT_##name:                                                                         \
         return text;
         CIO__WAIT_KINDS(CIO__WAIT_KIND_NAME)
@@ -415,6 +415,13 @@ static void wait_timer_fired(void *arg)
     cio__wake(w, result);
 }
 
+/* What a wait of each kind counts while parked (CIO__WAIT_KINDS). */
+static const uint8_t wait_counts[] = {
+#define CIO__WAIT_KIND_COUNTS(name, text, counts) counts,
+    CIO__WAIT_KINDS(CIO__WAIT_KIND_COUNTS)
+#undef CIO__WAIT_KIND_COUNTS
+};
+
 int cio__wait(cio__waiter *w)
 {
     cio_loop *loop = cio__loop;
@@ -435,8 +442,15 @@ int cio__wait(cio__waiter *w)
             return -ENOMEM;
         }
     }
+    /* Counted only while parked, without a branch: the deadlock check reads
+     * wake_sources, the loop fd_waiters. */
+    unsigned counts = wait_counts[w->kind];
+    loop->wake_sources += counts & CIO__COUNT_OS;
+    loop->fd_waiters += (counts & CIO__COUNT_FD) >> 1;
     t->live->waiter = w;
     switch_away(loop, t, false);
+    loop->wake_sources -= counts & CIO__COUNT_OS;
+    loop->fd_waiters -= (counts & CIO__COUNT_FD) >> 1;
     if (w->timer) {
         cio__handle_cancel(w->timer);
         w->timer = 0;

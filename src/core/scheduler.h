@@ -64,31 +64,39 @@ enum {
 };
 
 /* What a parked task waits on, and how traces, dumps and the deadlock
- * report name it: X(NAME, description). An X-macro, so that the enum and the
- * names cannot drift apart. The comment beside each says what the waiter's
- * object is. */
+ * report name it: X(NAME, description, counts). An X-macro, so that the
+ * enum, the names and the counts cannot drift apart. The comment beside
+ * each says what the waiter's object is. `counts` is what cio__wait keeps
+ * for the deadlock check and the loop while a task is parked so:
+ * CIO__COUNT_OS, the OS or another thread will end the wait
+ * (loop->wake_sources), and CIO__COUNT_FD, the loop must ask the OS even
+ * with work ready (loop->fd_waiters). A new kind of wait that only the OS
+ * or another thread can end must say so here, or cio_run will call its
+ * tasks deadlocked. */
 #define CIO__WAIT_KINDS(X)                                                                         \
-    X(YIELD, "nothing (it yielded)")     /* NULL: it is ready again */                             \
-    X(SLEEP, "a sleep")                  /* NULL: its own timer */                                 \
-    X(READABLE, "a readable descriptor") /* the fd, as intptr_t */                                 \
-    X(WRITABLE, "a writable descriptor") /* the fd, as intptr_t */                                 \
-    X(TASK, "a task")                    /* the awaited task (or the first of several) */          \
-    X(THREAD, "a thread-pool job")       /* the job */                                             \
-    X(IO, "an I/O operation")            /* the fd, as intptr_t (-1: none, an open) */             \
-    X(EVENT, "an event")                 /* the cio_event */                                       \
-    X(LOCK, "a lock")                    /* the cio_lock */                                        \
-    X(COND, "a condition")               /* the cio_cond */                                        \
-    X(SEM, "a semaphore")                /* the cio_sem */                                         \
-    X(BARRIER, "a barrier")              /* the cio_barrier */                                     \
-    X(QUEUE_GET, "a queue (get)")        /* the cio_queue */                                       \
-    X(QUEUE_PUT, "a queue (put)")        /* the cio_queue */                                       \
-    X(QUEUE_JOIN, "a queue (join)")      /* the cio_queue */                                       \
-    X(FUTURE, "a future")                /* the cio_future */                                      \
-    X(GROUP, "a task group's children")  /* the cio_taskgroup */                                   \
-    X(TRANSFER, "an HTTP transfer")      /* the CURL easy handle (curl.c) */
+    X(YIELD, "nothing (it yielded)", 0)                   /* NULL: it is ready again */            \
+    X(SLEEP, "a sleep", 0)                                /* NULL: its own timer */                \
+    X(READABLE, "a readable descriptor", CIO__COUNT_FDS)  /* the fd, as intptr_t */                \
+    X(WRITABLE, "a writable descriptor", CIO__COUNT_FDS)  /* the fd, as intptr_t */                \
+    X(TASK, "a task", 0)                   /* the awaited task (or the first of several) */        \
+    X(THREAD, "a thread-pool job", CIO__COUNT_OS)         /* the job */                            \
+    X(IO, "an I/O operation", CIO__COUNT_FDS) /* the fd, as intptr_t (-1: none, an open) */        \
+    X(EVENT, "an event", 0)                               /* the cio_event */                      \
+    X(LOCK, "a lock", 0)                                  /* the cio_lock */                       \
+    X(COND, "a condition", 0)                             /* the cio_cond */                       \
+    X(SEM, "a semaphore", 0)                              /* the cio_sem */                        \
+    X(BARRIER, "a barrier", 0)                            /* the cio_barrier */                    \
+    X(QUEUE_GET, "a queue (get)", 0)                      /* the cio_queue */                      \
+    X(QUEUE_PUT, "a queue (put)", 0)                      /* the cio_queue */                      \
+    X(QUEUE_JOIN, "a queue (join)", 0)                    /* the cio_queue */                      \
+    X(FUTURE, "a future", 0)                              /* the cio_future */                     \
+    X(GROUP, "a task group's children", 0)                /* the cio_taskgroup */                  \
+    X(TRANSFER, "an HTTP transfer", CIO__COUNT_OS)  /* the CURL easy handle (curl.c) */
+
+enum { CIO__COUNT_OS = 1, CIO__COUNT_FD = 2, CIO__COUNT_FDS = CIO__COUNT_OS | CIO__COUNT_FD };
 
 typedef enum cio__wait_kind {
-#define CIO__WAIT_KIND_ENUM(name, text) CIO__WAIT_##name,
+#define CIO__WAIT_KIND_ENUM(name, text, counts) CIO__WAIT_##name,
     CIO__WAIT_KINDS(CIO__WAIT_KIND_ENUM)
 #undef CIO__WAIT_KIND_ENUM
 } cio__wait_kind;

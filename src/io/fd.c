@@ -136,13 +136,8 @@ int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev)
     cio__waiter_init(&w, ev == CIO__EV_READ ? CIO__WAIT_READABLE : CIO__WAIT_WRITABLE,
                      (void *)(intptr_t)fd, unlink_fd_waiter);
     cio__list_push_back(ev == CIO__EV_READ ? &st->readers : &st->writers, &w.node);
-    /* The OS may end this wait: the loop is not deadlocked meanwhile. */
-    loop->wake_sources++;
-    loop->fd_waiters++;
-    err = cio__wait(&w);
-    loop->fd_waiters--;
-    loop->wake_sources--;
-    return err;
+    /* The OS may end this wait: cio__wait counts it (CIO__COUNT_FDS). */
+    return cio__wait(&w);
 }
 
 static void wake_all(cio__list *waiters, int result)

@@ -154,8 +154,8 @@ int cio__job_run(cio__job *job)
     pthread_mutex_unlock(&pool.lock);
 
     int interrupted = 0;
-    /* A worker will post the job back: the loop is not deadlocked meanwhile. */
-    loop->wake_sources++;
+    /* A worker will post the job back: cio__wait counts each wait
+     * (CIO__COUNT_OS), so the loop is not deadlocked meanwhile. */
     while (!job->finished) {
         cio__waiter w;
         cio__waiter_init(&w, CIO__WAIT_THREAD, job, NULL);
@@ -168,7 +168,6 @@ int cio__job_run(cio__job *job)
         if (woke && !interrupted)
             interrupted = woke;
     }
-    loop->wake_sources--;
     return interrupted;
 }
 

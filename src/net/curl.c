@@ -230,10 +230,9 @@ CURLcode cio_curl_perform(CURL *easy)
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_TRANSFER, easy, unlink_transfer);
     cio__list_push_back(&drv->transfers, &w.node);
-    /* Only the OS (and curl's timers) can end this wait. */
-    cio__loop->wake_sources++;
+    /* Only the OS (and curl's timers) can end this wait: cio__wait counts
+     * it (CIO__COUNT_OS). */
     err = cio__wait(&w);
-    cio__loop->wake_sources--;
     if (err >= 0)
         return (CURLcode)err;
     /* Cancelled or timed out: stop the transfer before the caller may

@@ -805,18 +805,6 @@ static void prep_op(struct io_uring_sqe *sqe, uring_op *u, const cio__op *op)
     }
 }
 
-/* Counts a parked task as one the OS will wake (loop.h's wake_sources),
- * and as waiting on the OS, so that the loop enters the ring. */
-static int wait_on_kernel(cio_loop *loop, cio__waiter *w)
-{
-    loop->wake_sources++;
-    loop->fd_waiters++;
-    int err = cio__wait(w);
-    loop->fd_waiters--;
-    loop->wake_sources--;
-    return err;
-}
-
 /* Submits op and parks until its CQE. The cancellation rule: a wait that
  * ends early (cio_cancel, a timeout) cancels the request and waits again,
  * uncancellably, for its CQE, since the kernel may be writing into a
@@ -836,12 +824,12 @@ static ssize_t run_op(cio_loop *loop, uring_backend *b, struct cio__uring_fd *uf
     else
         cio__list_init(&u.fd_node);
     sqe_ready(b, (uint64_t)(uintptr_t)&u, sqe);
-    int err = wait_on_kernel(loop, &u.w);
+    int err = cio__wait(&u.w);
     if (!u.done) {
         cancel_request(b, (uint64_t)(uintptr_t)&u);
         cio__waiter_init(&u.w, CIO__WAIT_IO, (void *)(intptr_t)op->fd, NULL);
         u.w.cancellable = false;
-        (void)wait_on_kernel(loop, &u.w);
+        (void)cio__wait(&u.w);
         CIO__ASSERT(u.done);
     }
     if (u.closed) {
@@ -870,7 +858,7 @@ static int wait_multishot(cio_loop *loop, int fd, struct cio__uring_fd *uf)
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_READABLE, (void *)(intptr_t)fd, unlink_uring_waiter);
     cio__list_push_back(&uf->waiters, &w.node);
-    return wait_on_kernel(loop, &w);
+    return cio__wait(&w);
 }
 
 /* cio_read of a stream socket: out of the buffers a multishot receive
