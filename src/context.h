@@ -12,7 +12,7 @@
 
 /* The loop running on this thread (NULL outside cio_run). Set by loop.c
  * while cio_run runs. */
-extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
+extern __thread cio_loop *cio__context_loop __attribute__((tls_model("initial-exec")));
 
 /* An optional module's state for one loop (curl.c's multi handle): made
  * when the module is first used on the loop, closed with the loop. */
@@ -27,14 +27,14 @@ typedef struct cio__loop_addon {
 } cio__loop_addon;
 
 /* The running loop's addon for `key`, or NULL. */
-cio__loop_addon *cio__loop_addon_find(const void *key);
+cio__loop_addon *cio__context_addon_find(const void *key);
 /* Adds an addon to the running loop. */
-void cio__loop_addon_add(cio__loop_addon *a);
+void cio__context_addon_add(cio__loop_addon *a);
 /* Closes and unlinks every addon of `loop`, newest first (loop close). */
-void cio__loop_addons_close(cio_loop *loop);
+void cio__context_addons_close(cio_loop *loop);
 
 /* The clock, fresh. */
-int64_t cio__clock_ns(void);
+int64_t cio__context_clock_ns(void);
 
 /* Seconds on the loop clock ↔ nanoseconds. */
 static inline int64_t cio__seconds_to_ns(double s)
@@ -51,7 +51,7 @@ static inline int64_t cio__seconds_to_ns(double s)
  * overflowing into the past. */
 static inline int64_t cio__deadline_after(double seconds)
 {
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     int64_t span = cio__seconds_to_ns(seconds);
     return span > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + span;
 }

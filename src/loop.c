@@ -18,16 +18,20 @@
 
 #include "core/observe.h"
 #include "core/overflow.h"
+#include "core/deadlock.h"
 #include "loop.h"
 #include "observe/debug.h"
 #include "observe/fanout.h"
 #include "observe/trace.h"
 
-const char *cio_backend_name(void) { return cio__loop ? cio__loop->backend->name : NULL; }
+const char *cio_backend_name(void)
+{
+    return cio__context_loop ? cio__context_loop->backend->name : NULL;
+}
 
 /* ------------------------------------------------------------ iteration */
 
-static void update_time(cio_loop *loop) { loop->now_ns = cio__clock_ns(); }
+static void update_time(cio_loop *loop) { loop->now_ns = cio__context_clock_ns(); }
 
 /* What cio_run is waiting for has happened: main has returned (or the
  * tasks are deadlocked), or, while shutting down, every task has finished. */
@@ -45,10 +49,10 @@ static int64_t poll_timeout(const cio_loop *loop)
 {
     if (cio__sched_has_ready() || run_finished(loop))
         return 0;
-    int64_t next = cio__timers_next_deadline();
+    int64_t next = cio__callback_next_deadline();
     if (next == INT64_MAX)
         return -1;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     return next > now ? next - now : 0;
 }
 
@@ -57,12 +61,12 @@ static int64_t poll_timeout(const cio_loop *loop)
 static void poll_os(cio_loop *loop, int64_t timeout_ns)
 {
     CIO__OBSERVE(loop, poll_begin, timeout_ns);
-    int64_t start = timeout_ns != 0 ? cio__clock_ns() : 0;
+    int64_t start = timeout_ns != 0 ? cio__context_clock_ns() : 0;
     int n = loop->backend->poll(loop, timeout_ns);
     if (n < 0)
         CIO__PANIC("%s backend failed to poll: %s", loop->backend->name, cio_strerror(n));
     if (timeout_ns != 0)
-        loop->counters.idle_ns += cio__clock_ns() - start;
+        loop->counters.idle_ns += cio__context_clock_ns() - start;
     loop->counters.polls++;
     loop->counters.fds_reported += (uint64_t)n;
     CIO__OBSERVE(loop, poll_end, n);
@@ -73,7 +77,7 @@ static void loop_iteration(cio_loop *loop)
     loop->counters.iterations++;
     CIO__OBSERVE(loop, loop_iteration);
     update_time(loop);
-    cio__timers_run_due();
+    cio__callback_run_due_timers();
     cio__sched_run_ready();
     int64_t timeout = poll_timeout(loop);
     /* Blocking without a timeout is safe only if something can end it. */
@@ -84,7 +88,7 @@ static void loop_iteration(cio_loop *loop)
      * picked up below without it). */
     if (timeout != 0 || loop->fd_waiters)
         poll_os(loop, timeout);
-    cio__posted_run();
+    cio__callback_run_posted();
 }
 
 /* ----------------------------------------------------------- life cycle */
@@ -98,7 +102,7 @@ static void observers_open(cio_loop *loop)
     const char *direct = getenv("CIO_TRACE_DIRECT");
     loop->observe_direct = direct && strcmp(direct, "1") == 0;
     cio__debug_open(loop);
-    loop->counters.started_ns = cio__clock_ns();
+    loop->counters.started_ns = cio__context_clock_ns();
     cio__trace_open(loop);
 }
 
@@ -115,7 +119,7 @@ static int loop_open(cio_loop *loop)
 {
     cio__stack_pool_init(&loop->stacks);
     cio__fd_table_init(&loop->fds);
-    int err = cio__callbacks_init(loop);
+    int err = cio__callback_init(loop);
     if (err)
         return err;
     err = cio__backend_open(loop);
@@ -143,17 +147,17 @@ static int loop_open(cio_loop *loop)
 fail_backend:
     loop->backend->close(loop);
 fail_callbacks:
-    cio__callbacks_fini(loop);
+    cio__callback_fini(loop);
     return err;
 }
 
 static void loop_close(cio_loop *loop)
 {
-    cio__loop_addons_close(loop);
+    cio__context_addons_close(loop);
     observers_close(loop);
     cio__task_blocks_free(loop);
     loop->backend->close(loop);
-    cio__callbacks_fini(loop);
+    cio__callback_fini(loop);
     cio__fd_table_fini(&loop->fds);
     cio__stack_pool_fini(&loop->stacks);
 }
@@ -172,17 +176,17 @@ static void shut_down(cio_loop *loop)
 
 int cio_run(cio_fn main_fn, void *arg)
 {
-    if (cio__loop)
+    if (cio__context_loop)
         return -EBUSY;
     if (!main_fn)
         return -EINVAL;
     cio_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return -ENOMEM;
-    cio__loop = loop;
+    cio__context_loop = loop;
     int err = loop_open(loop);
     if (err) {
-        cio__loop = NULL;
+        cio__context_loop = NULL;
         free(loop);
         return err;
     }
@@ -209,7 +213,7 @@ int cio_run(cio_fn main_fn, void *arg)
     cio__overflow_guard_end();
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     loop_close(loop);
-    cio__loop = NULL;
+    cio__context_loop = NULL;
     free(loop);
     return result;
 }
@@ -218,10 +222,10 @@ int cio_loop_stats_get(cio_loop *loop, cio_loop_stats *out)
 {
     if (!loop || !out)
         return -EINVAL;
-    if (loop != cio__loop)
+    if (loop != cio__context_loop)
         return -EPERM;
     const cio__loop_counters *c = &loop->counters;
-    int64_t elapsed = cio__clock_ns() - c->started_ns;
+    int64_t elapsed = cio__context_clock_ns() - c->started_ns;
     *out = (cio_loop_stats){
         .iterations = c->iterations,
         .switches = c->runs - c->callbacks - c->unstarted,

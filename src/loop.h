@@ -15,6 +15,7 @@
 #include "io/fd.h"
 #include "core/scheduler.h"
 #include "core/stack.h"
+#include "core/task.h"
 #include "core/timer.h"
 
 /* What cio_loop_stats_get reports, as the loop counts it (see cio.h for
@@ -84,7 +85,7 @@ struct cio_loop {
     void *backend_data;
     /* fd.c: per-descriptor state, indexed by fd; and how many tasks are
      * parked on descriptors or the kernel's operations (counted by
-     * cio__wait, from the wait's kind) plus fd.c's standing watches (none:
+     * cio__sched_wait, from the wait's kind) plus fd.c's standing watches (none:
      * a loop with work ready need not ask the OS). */
     cio__fd_table fds;
     size_t fd_waiters;
@@ -92,7 +93,7 @@ struct cio_loop {
     cio_task *main_task;
     /* loop.c: set once main has returned and the rest are being cancelled. */
     bool closing;
-    /* deadlock.c reads, cio__wait counts (scheduler.c, from the wait's
+    /* deadlock.c reads, cio__sched_wait counts (scheduler.c, from the wait's
      * kind: CIO__COUNT_OS in CIO__WAIT_KINDS): tasks parked in waits that
      * something outside the task graph will end — a descriptor, an
      * operation in the kernel, a thread-pool job, a curl transfer. A new
@@ -120,19 +121,12 @@ struct cio_loop {
     struct cio__debug *debug;
 };
 
-/* deadlock.c: called when the loop would block in the OS without a
- * timeout. If nothing can ever wake a task, prints every waiting task and
- * what it waits on to stderr, sets loop->deadlocked and returns true (and
- * aborts if the loop is already shutting down, since cancellation could
- * not end the waits). */
-bool cio__deadlock_found(cio_loop *loop);
-
 /* cio__sched_checkpoint with its common case inline (a running task, not
  * cancelled, no deadline): every suspending call starts with it, and
  * hand-offs and yields are hot paths. */
 static inline int cio__checkpoint(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop ? loop->current : NULL;
     if (CIO__LIKELY(t && !t->cancel_requested && t->live->deadline == INT64_MAX))
         return 0;
@@ -144,7 +138,7 @@ static inline int cio__checkpoint(void)
 static inline void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
                                     void (*unlink)(cio__waiter *))
 {
-    w->task = cio__loop->current;
+    w->task = cio__context_loop->current;
     w->kind = kind;
     w->object = object;
     cio__list_init(&w->node);

@@ -9,7 +9,10 @@
 # root of src/ beside loop.c). Reads each compiled object's symbols with nm,
 # maps every symbol one object leaves undefined to the object that defines
 # it, and fails on each reference that goes up or sideways, naming both
-# files and the symbol.
+# files and the symbol. It also fails on an internal symbol (cio__*) whose
+# prefix does not name the file that defines it: cio__<file>_..., with
+# scheduler.c's cio__sched_ and the context switches' (arch/, one per
+# architecture, all behind core/ctx.h) cio__ctx_.
 #
 #   tests/test_layers.sh NM OBJECT...     (CTest passes cio_objects' objects)
 set -uo pipefail
@@ -66,6 +69,20 @@ if [ ! -s "$tmp/defs" ]; then
     exit 1
 fi
 
+# A prefix names its file.
+awk '
+    {
+        sym = $1; src = $2
+        base = src; sub(/.*\//, "", base); sub(/\.[cS]$/, "", base)
+        if (base == "scheduler") base = "sched"
+        if (src ~ /^arch\//) base = "ctx"
+        if (sym ~ /^cio__/ && index(sym, "cio__" base "_") != 1) {
+            printf "misnamed: %s, defined in src/%s, does not start with cio__%s_\n", sym, src, base
+            bad++
+        }
+    }
+    END { exit bad ? 1 : 0 }' "$tmp/defs" || status=1
+
 awk -v defs="$tmp/defs" '
     BEGIN {
         while ((getline line < defs) > 0) {
@@ -93,4 +110,5 @@ awk -v defs="$tmp/defs" '
             exit 1
         }
         print "test_layers: every reference between the library'"'"'s objects points down"
-    }' "$tmp/uses"
+    }' "$tmp/uses" || status=1
+exit ${status:-0}

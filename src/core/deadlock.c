@@ -4,11 +4,12 @@
  *
  * Owns the decision and the report; the loop (loop.c) asks just before it
  * would block in the OS without a timeout, and ends the run. What counts as
- * a wake source is the wait's kind, counted by cio__wait (loop.h,
+ * a wake source is the wait's kind, counted by cio__sched_wait (loop.h,
  * wake_sources).
  */
 #include "internal.h"
 
+#include "core/deadlock.h"
 #include "loop.h"
 #include "text.h"
 

@@ -45,7 +45,7 @@ void cio__observe_switch(cio_loop *loop, cio_task *from, bool from_dies, cio_tas
         CALL(loop, task_finished, from, from->result);
     } else if (from) {
         const cio__waiter *w = from->live->waiter;
-        CALL(loop, task_suspended, from, cio__wait_kind_name(w ? w->kind : CIO__WAIT_YIELD));
+        CALL(loop, task_suspended, from, cio__sched_wait_kind_name(w ? w->kind : CIO__WAIT_YIELD));
     }
     /* The observer may have gone in the hook above. */
     if (!to || !loop->observer)

@@ -17,11 +17,11 @@
  *   task_suspended,
  *   task_finished       core/scheduler.c, switch_away
  *   task_never_ran      core/scheduler.c, task_finish_unstarted
- *   task_woken          core/scheduler.c, cio__wake (before the waiter is
+ *   task_woken          core/scheduler.c, cio__sched_wake (before the waiter is
  *                       cleared: an observer may still read what it was)
  *   poll_begin/end      loop.c, poll_os
  *   fd_reported         io/fd.c, cio__fd_ready (every readiness backend)
- *   timer_fired         core/callback.c, cio__timers_run_due
+ *   timer_fired         core/callback.c, cio__callback_run_due_timers
  */
 #ifndef CIO_CORE_OBSERVE_H
 #define CIO_CORE_OBSERVE_H

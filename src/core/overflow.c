@@ -27,7 +27,7 @@ static __thread stack_t old_alt_stack;
 
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop ? loop->current : NULL;
     if (t && cio__stack_in_guard(&t->live->stack, info->si_addr)) {
         char buf[256];

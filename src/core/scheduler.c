@@ -26,7 +26,7 @@
 
 void cio__sched_push(cio__runnable *r)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     r->next = NULL;
     if (loop->ready_tail)
         loop->ready_tail->next = r;
@@ -44,7 +44,7 @@ static cio__runnable *ready_pop(cio_loop *loop)
     return r;
 }
 
-bool cio__sched_has_ready(void) { return cio__loop->ready_head != NULL; }
+bool cio__sched_has_ready(void) { return cio__context_loop->ready_head != NULL; }
 
 /* Takes the head of the ready queue while the budget of runs between two
  * looks at the OS lasts; NULL when the loop must take over. */
@@ -256,7 +256,7 @@ static void hand_stack_to_successor(cio_loop *loop, cio_task *t)
 
 void cio__sched_exit_task(cio_task *t)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
 #if CIO__CTX_HAS_RESTART
     hand_stack_to_successor(loop, t);
 #endif
@@ -265,11 +265,11 @@ void cio__sched_exit_task(cio_task *t)
     CIO__PANIC("finished task '%s' was resumed", cio_task_name(t));
 }
 
-void cio__sched_entered(void) { release_dead(cio__loop); }
+void cio__sched_entered(void) { release_dead(cio__context_loop); }
 
 void cio__sched_run_ready(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     loop->runs_budget = RUN_BUDGET;
     cio__runnable *r;
     while ((r = budget_next(loop))) {
@@ -296,13 +296,14 @@ void cio__sched_run_ready(void)
 
 int cio__sched_checkpoint(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop ? loop->current : NULL;
     if (!t)
         return -EPERM;
     if (t->cancel_requested && t->live->shield_depth == 0)
         return -ECANCELED;
-    if (CIO__UNLIKELY(t->live->deadline != INT64_MAX) && t->live->deadline <= cio__clock_ns())
+    if (CIO__UNLIKELY(t->live->deadline != INT64_MAX) &&
+        t->live->deadline <= cio__context_clock_ns())
         return -ETIMEDOUT;
     return 0;
 }
@@ -314,7 +315,7 @@ static void end_wait_early(cio__waiter *w)
         w->unlink(w);
 }
 
-const char *cio__wait_kind_name(cio__wait_kind kind)
+const char *cio__sched_wait_kind_name(cio__wait_kind kind)
 {
     switch (kind) {
 #define CIO__WAIT_KIND_NAME(name, text, counts)                                                    \
@@ -375,10 +376,10 @@ void cio__sched_put_wait_what(cio__text *s, cio__wait_kind kind, int64_t what, i
         break;
     case CIO__WAIT_THREAD:
     case CIO__WAIT_GROUP:
-        cio__text_str(s, cio__wait_kind_name(kind));
+        cio__text_str(s, cio__sched_wait_kind_name(kind));
         break;
     default:
-        cio__text_str(s, cio__wait_kind_name(kind));
+        cio__text_str(s, cio__sched_wait_kind_name(kind));
         cio__text_str(s, " (");
         cio__text_hex(s, (uintptr_t)what);
         cio__text_char(s, ')');
@@ -405,14 +406,14 @@ static void wait_timer_fired(void *arg)
 {
     cio__waiter *w = arg;
     w->timer = 0;
-    /* Woken by its object already, and not yet run (cio__wait cancels the
+    /* Woken by its object already, and not yet run (cio__sched_wait cancels the
      * timer once it runs): the wait has ended, and calling the unlink hook
      * again would undo what the waker did. */
     if (w->task->live->waiter != w)
         return;
     int result = w->own_deadline < w->scope_deadline ? 0 : -ETIMEDOUT;
     end_wait_early(w);
-    cio__wake(w, result);
+    cio__sched_wake(w, result);
 }
 
 /* What a wait of each kind counts while parked (CIO__WAIT_KINDS). */
@@ -422,9 +423,9 @@ static const uint8_t wait_counts[] = {
 #undef CIO__WAIT_KIND_COUNTS
 };
 
-int cio__wait(cio__waiter *w)
+int cio__sched_wait(cio__waiter *w)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = w->task;
     if (w->cancellable) {
         int err = cio__checkpoint();
@@ -436,7 +437,7 @@ int cio__wait(cio__waiter *w)
     }
     int64_t first = CIO__MIN(w->own_deadline, w->scope_deadline);
     if (first != INT64_MAX) {
-        w->timer = cio__timer_start(first, wait_timer_fired, w);
+        w->timer = cio__callback_timer_start(first, wait_timer_fired, w);
         if (!w->timer) {
             end_wait_early(w);
             return -ENOMEM;
@@ -452,7 +453,7 @@ int cio__wait(cio__waiter *w)
     loop->wake_sources -= counts & CIO__COUNT_OS;
     loop->fd_waiters -= (counts & CIO__COUNT_FD) >> 1;
     if (w->timer) {
-        cio__handle_cancel(w->timer);
+        cio__callback_cancel(w->timer);
         w->timer = 0;
     }
     /* Cancelled after a timeout woke it but before it ran again: both
@@ -463,13 +464,13 @@ int cio__wait(cio__waiter *w)
     return w->result;
 }
 
-void cio__wake(cio__waiter *w, int result)
+void cio__sched_wake(cio__waiter *w, int result)
 {
     cio_task *t = w->task;
     if (t->live->waiter != w)
         return;
     /* Before the waiter is cleared: an observer may read what it was. */
-    CIO__OBSERVE(cio__loop, task_woken, w, result);
+    CIO__OBSERVE(cio__context_loop, task_woken, w, result);
     t->live->waiter = NULL;
     w->result = result;
     cio__sched_push(&t->run);
@@ -480,7 +481,7 @@ int cio_yield(void)
     int err = cio__checkpoint();
     if (err)
         return err;
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop->current;
     cio__sched_push(&t->run);
     switch_away(loop, t, false);
@@ -494,7 +495,7 @@ int cio_yield(void)
 int cio_sleep(double seconds)
 {
     if (isnan(seconds) || seconds < 0)
-        return cio__loop && cio__loop->current ? -EINVAL : -EPERM;
+        return cio__context_loop && cio__context_loop->current ? -EINVAL : -EPERM;
     if (seconds == 0)
         return cio_yield();
     int err = cio__sched_checkpoint();
@@ -503,7 +504,7 @@ int cio_sleep(double seconds)
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_SLEEP, NULL, NULL);
     w.own_deadline = cio__deadline_after(seconds);
-    return cio__wait(&w);
+    return cio__sched_wait(&w);
 }
 
 /* Ends t's current wait with -ECANCELED, if it is parked in one that a
@@ -515,7 +516,7 @@ static void interrupt_wait(cio_task *t)
     cio__waiter *w = t->live->waiter;
     if (w && w->cancellable && t->live->shield_depth == 0) {
         end_wait_early(w);
-        cio__wake(w, -ECANCELED);
+        cio__sched_wake(w, -ECANCELED);
     }
 }
 

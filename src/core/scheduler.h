@@ -1,7 +1,7 @@
 /* scheduler.h — tasks, the ready queue and the one wait primitive.
  *
- * Every suspending call in the library parks its task through cio__wait and
- * is woken through cio__wake (scheduler.c): that is where cancellation,
+ * Every suspending call in the library parks its task through cio__sched_wait and
+ * is woken through cio__sched_wake (scheduler.c): that is where cancellation,
  * timeouts, and the choice of what runs next are handled, once.
  *
  * How a task leaves and gets the CPU (scheduler.c):
@@ -66,7 +66,7 @@ enum {
 /* What a parked task waits on, and how traces, dumps and the deadlock
  * report name it: X(NAME, description, counts). An X-macro, so that the
  * enum, the names and the counts cannot drift apart. The comment beside
- * each says what the waiter's object is. `counts` is what cio__wait keeps
+ * each says what the waiter's object is. `counts` is what cio__sched_wait keeps
  * for the deadlock check and the loop while a task is parked so:
  * CIO__COUNT_OS, the OS or another thread will end the wait
  * (loop->wake_sources), and CIO__COUNT_FD, the loop must ask the OS even
@@ -102,7 +102,7 @@ typedef enum cio__wait_kind {
 } cio__wait_kind;
 
 /* "a lock", "a readable descriptor"...: the kind alone, for observers. */
-const char *cio__wait_kind_name(cio__wait_kind kind);
+const char *cio__sched_wait_kind_name(cio__wait_kind kind);
 
 /* Why a task's suspending calls return -ECANCELED (cio_task.cancel_requested
  * is a set of these). CANCEL_TASK is cio_cancel, and stays. CANCEL_GROUP is
@@ -128,7 +128,7 @@ struct cio__waiter {
      * the object: must take the waiter off the object's queue. NULL: the
      * object keeps no reference. */
     void (*unlink)(cio__waiter *w);
-    /* Set by whoever wakes the task: what cio__wait returns. */
+    /* Set by whoever wakes the task: what cio__sched_wait returns. */
     int result;
     /* False for waits that must not be interrupted (waiting for a cancelled
      * child or a thread-pool job to really finish). */
@@ -234,18 +234,18 @@ struct cio_task {
     char *name;
 };
 
-/* Parks the current task until cio__wake(w, ...), a cancellation (if
+/* Parks the current task until cio__sched_wake(w, ...), a cancellation (if
  * w->cancellable and no shield is open), the scopes' deadline, or
  * w->own_deadline (ns; then the wait returns 0). Before parking it
  * checks cancellation and deadline, and returns at once if either already
  * holds; in every early or interrupted return w->unlink has been called.
  * The caller fills task, kind, object, unlink and cancellable (use
  * cio__waiter_init). Returns w->result, -ECANCELED or -ETIMEDOUT. */
-int cio__wait(cio__waiter *w);
+int cio__sched_wait(cio__waiter *w);
 
 /* Makes w's task ready with `result`, unless it was already woken. Does not
  * call w->unlink: the waker has taken w off its queue itself. */
-void cio__wake(cio__waiter *w, int result);
+void cio__sched_wake(cio__waiter *w, int result);
 
 struct cio__text;
 /* The one description of what a task waits on, used by the trace, the task
@@ -295,42 +295,5 @@ void cio__sched_entered(void);
 /* The end of a task: switches away from it for good. Its stack is released
  * once execution has left it. */
 __attribute__((noreturn)) void cio__sched_exit_task(struct cio_task *t);
-
-/* Task life cycle, in task.c, used by the scheduler. */
-void cio__task_finish(struct cio_task *t, int result);
-void cio__task_free(struct cio_task *t);
-/* How traces, dumps and reports name t: its name, or "task-N", written
- * into buf without allocating (cio_task_name makes and keeps a string; a
- * trace or a signal handler must not). */
-const char *cio__task_label(const struct cio_task *t, char buf[32]);
-/* The body of every task, run on its own stack. */
-void cio__task_entry(void *task);
-/* Waits until t is done: 0, or the error that interrupted a cancellable
- * wait (t then runs on). */
-int cio__task_wait_done(struct cio_task *t, bool cancellable);
-/* Cancels t and waits, uncancellably, until it has finished. */
-int cio__task_stop(struct cio_task *t);
-/* The argument checks of every call that awaits a task: -EINVAL, -EPERM,
- * -EDEADLK, -EBUSY, or 0. Aborts on a released handle, naming fn. */
-int cio__task_check_awaitable(struct cio_task *t, const char *fn);
-/* Aborts, naming fn, if t was already released (awaited, gathered or
- * detached) and its struct not yet reused. */
-void cio__task_check_handle(const struct cio_task *t, const char *fn);
-/* Calls fn(t, arg) on every task struct handed out and not yet freed (the
- * deadlock report and the task dump walk them). */
-void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t, void *arg),
-                        void *arg);
-/* Cancels every task that has not finished (cio_run's shutdown). */
-void cio__task_cancel_all(struct cio_loop *loop);
-/* Frees every task struct still allocated, then the blocks they came in
- * (loop close). */
-void cio__task_blocks_free(struct cio_loop *loop);
-
-/* In group.c, used by task.c: a child of a task group finished. A group
- * child's awaiter is the group's own waiter (kind CIO__WAIT_GROUP), which
- * is how cio__task_finish tells a child from an awaited task. */
-void cio__group_child_done(cio__waiter *group_waiter, struct cio_task *child);
-/* In group.c, for the task dump: the task that made the group. */
-struct cio_task *cio__group_parent(const cio_taskgroup *g);
 
 #endif

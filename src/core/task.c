@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "core/observe.h"
+#include "core/group.h"
 #include "loop.h"
 #include "text.h"
 
@@ -80,7 +81,7 @@ void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t, void *arg), void
 
 void cio__task_free(cio_task *t)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     free(t->name);
     t->name = NULL;
     t->state = TASK_FREED;
@@ -125,7 +126,7 @@ void cio__task_check_handle(const cio_task *t, const char *fn)
 
 cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     if (!loop) {
         errno = EPERM;
         return NULL;
@@ -186,7 +187,7 @@ const char *cio__task_label(const cio_task *t, char buf[32])
 
 void cio__task_finish(cio_task *t, int result)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     bool started = t->state == CIO__TASK_RUNNING;
     if (CIO__UNLIKELY(started && t->live->scope != NULL))
         CIO__PANIC("task '%s' returned with a cio_timeout or cio_shield still entered",
@@ -203,7 +204,7 @@ void cio__task_finish(cio_task *t, int result)
         if (w->kind == CIO__WAIT_GROUP)
             cio__group_child_done(w, t);
         else
-            cio__wake(w, result);
+            cio__sched_wake(w, result);
     }
     /* A detached task that never got a stack can go now; one with a stack
      * goes once execution has left that stack (scheduler.c). */
@@ -238,7 +239,7 @@ int cio__task_wait_done(cio_task *t, bool cancellable)
     cio__waiter_init(&w, CIO__WAIT_TASK, t, unlink_awaiter);
     w.cancellable = cancellable;
     t->awaiter = &w;
-    int err = cio__wait(&w);
+    int err = cio__sched_wait(&w);
     if (t->state == CIO__TASK_DONE)
         return 0;
     CIO__ASSERT(err != 0);
@@ -256,7 +257,7 @@ int cio__task_check_awaitable(cio_task *t, const char *fn)
     if (!t)
         return -EINVAL;
     cio__task_check_handle(t, fn);
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     if (!loop || !loop->current)
         return -EPERM;
     if (t == loop->current)
@@ -316,7 +317,7 @@ bool cio_task_done(const cio_task *t)
     return t->state == CIO__TASK_DONE;
 }
 
-cio_task *cio_current_task(void) { return cio__loop ? cio__loop->current : NULL; }
+cio_task *cio_current_task(void) { return cio__context_loop ? cio__context_loop->current : NULL; }
 
 size_t cio_task_stack_size(const cio_task *t)
 {

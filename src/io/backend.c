@@ -10,12 +10,15 @@
 
 #include <string.h>
 
+#include "io/backend/epoll.h"
+#include "io/backend/io_uring.h"
+#include "io/backend/poll.h"
 #include "loop.h"
 
 static const cio__backend_ops *const backends[] = {
-    &cio__backend_io_uring,
-    &cio__backend_epoll,
-    &cio__backend_poll,
+    &cio__io_uring_backend,
+    &cio__epoll_backend,
+    &cio__poll_backend,
 };
 
 static int open_named(cio_loop *loop, const cio__backend_ops *ops)

@@ -92,10 +92,6 @@ typedef struct cio__backend_ops {
     const char *refusal_hint;
 } cio__backend_ops;
 
-extern const cio__backend_ops cio__backend_io_uring;
-extern const cio__backend_ops cio__backend_epoll;
-extern const cio__backend_ops cio__backend_poll;
-
 /* Opens the backend named by CIO_BACKEND, or the first that works. */
 int cio__backend_open(struct cio_loop *loop);
 

@@ -100,9 +100,4 @@ void cio__fd_ready(int fd, unsigned events);
  * the next wait arms it again. */
 void cio__fd_disarmed(int fd);
 
-/* fdio.c: takes the SIGPIPE that a write meeting EPIPE raised (blocked on
- * the loop's thread) off the thread's pending set. For every write(2) to a
- * pipe or socket made outside cio_write (stream.c's non-suspending one). */
-void cio__fdio_consume_sigpipe(void);
-
 #endif

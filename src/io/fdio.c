@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/fdio.h"
 #include "loop.h"
 #include "io/threadpool.h"
 
@@ -59,7 +60,7 @@ void cio__fdio_consume_sigpipe(void)
 /* ---------------------------------------------- completion backends */
 
 /* The loop's backend runs operations itself (io_uring). */
-static inline bool backend_completes(void) { return cio__loop->backend->submit != NULL; }
+static inline bool backend_completes(void) { return cio__context_loop->backend->submit != NULL; }
 
 /* Runs op on the backend. A descriptor the kernel cannot poll for the ring
  * (a non-blocking one without "nowait" support) says EAGAIN: wait for
@@ -67,7 +68,7 @@ static inline bool backend_completes(void) { return cio__loop->backend->submit !
 static ssize_t submit_op(int fd, cio__fd_state *st, const cio__op *op, unsigned ev)
 {
     for (;;) {
-        ssize_t r = cio__loop->backend->submit(cio__loop, st, op);
+        ssize_t r = cio__context_loop->backend->submit(cio__context_loop, st, op);
         if (r == -EINTR)
             continue;
         if (r != -EAGAIN || !st || st->kind != CIO__FD_POLLABLE)
@@ -157,7 +158,7 @@ static ssize_t file_io(int fd, cio__fd_state *st, void *rbuf, const void *wbuf, 
                   .wbuf = wbuf,
                   .n = n,
                   .off = off};
-    int err = cio__job_run(&j.job);
+    int err = cio__threadpool_run(&j.job);
     if (err && !j.job.finished)
         return err;
     return j.result;
@@ -175,7 +176,7 @@ static int wait_ready(int fd, unsigned ev)
         return 0; /* always ready, as poll(2) says */
     /* Data a completion backend received ahead of the reads is not in the
      * descriptor any more: the OS would not call it readable. */
-    const cio__backend_ops *backend = cio__loop->backend;
+    const cio__backend_ops *backend = cio__context_loop->backend;
     if (ev == CIO__EV_READ && backend->has_input && backend->has_input(st))
         return 0;
     return cio__fd_wait(fd, st, ev);
@@ -448,7 +449,7 @@ static void fsync_work(cio__job *job)
  * wait was interrupted (as file_io does). */
 static int path_job_run(path_job *j)
 {
-    int err = cio__job_run(&j->job);
+    int err = cio__threadpool_run(&j->job);
     if (err && !j->job.finished)
         return err;
     return j->result;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io/fdio.h"
 #include "loop.h"
 #include "io/stream.h"
 
@@ -70,7 +71,7 @@ cio_stream *cio_stream_new(int fd)
         return NULL;
     }
     int err = -EPERM;
-    if (cio__loop) {
+    if (cio__context_loop) {
         /* Classify it now (and make it non-blocking): the first write may
          * not go through cio_write. Regular files are not streams. */
         cio__fd_state *st = cio__fd_get(fd, &err);

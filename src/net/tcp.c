@@ -13,7 +13,8 @@
 #include <sys/socket.h>
 
 #include "io/stream.h"
-#include "net/net.h"
+#include "net/addr.h"
+#include "net/tcp.h"
 
 /* RFC 8305 §5: the recommended "Connection Attempt Delay". */
 #define ATTEMPT_DELAY 0.25

@@ -35,6 +35,7 @@
 
 #include "loop.h"
 #include "observe/debug.h"
+#include "observe/dump.h"
 #include "observe/fanout.h"
 #include "text.h"
 
@@ -137,7 +138,7 @@ static void on_watchdog_signal(int sig)
 {
     (void)sig;
     int saved_errno = errno;
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__debug *d = loop ? loop->debug : NULL;
     cio_task *t = loop ? loop->current : NULL;
     /* The run may have ended between the watchdog's look and now. */
@@ -148,7 +149,7 @@ static void on_watchdog_signal(int sig)
     char buf[512];
     cio__text s = report_begin(buf, sizeof buf, t);
     cio__text_str(&s, " has been running for ");
-    cio__text_milli(&s, (cio__clock_ns() - d->run_start_local) / 1000, 0);
+    cio__text_milli(&s, (cio__context_clock_ns() - d->run_start_local) / 1000, 0);
     cio__text_str(&s, " ms without suspending (CIO_SLOW_TASK_MS=");
     cio__text_i64(&s, d->slow_ns / 1000000);
     cio__text_str(&s, "): it is blocking the loop. Where it is now:\n");
@@ -258,7 +259,7 @@ static void *watchdog_main(void *arg)
         int64_t start = atomic_load(&d->run_start_ns);
         if (!start || gen == reported || atomic_load(&d->run_gen) != gen)
             continue;
-        int64_t ran = cio__clock_ns() - start;
+        int64_t ran = cio__context_clock_ns() - start;
         if (ran < d->slow_ns)
             continue;
         reported = gen;
@@ -305,7 +306,7 @@ static void watchdog_stop(cio__debug *d)
 /* `from` stops running: the end of its run, reported if it was slow. */
 static void run_end(cio__debug *d, cio_task *from)
 {
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     atomic_store(&d->run_start_ns, 0);
     int64_t ran = now - d->run_start_local;
     if (ran >= d->slow_ns) {
@@ -321,7 +322,7 @@ static void run_end(cio__debug *d, cio_task *from)
 /* A task starts running: its run is timed from now. */
 static void run_begin(cio__debug *d)
 {
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     atomic_store(&d->run_start_ns, 0);
     d->run_start_local = now;
     atomic_fetch_add(&d->run_gen, 1);

@@ -20,7 +20,4 @@ void cio__debug_open(struct cio_loop *loop);
  * freed. Nothing if debug mode is off. */
 void cio__debug_close(struct cio_loop *loop);
 
-/* dump.c: cio_dump_tasks for a given loop, under a heading line. */
-void cio__dump_tasks(struct cio_loop *loop, FILE *out, const char *heading);
-
 #endif

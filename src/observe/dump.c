@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "observe/debug.h"
+#include "observe/dump.h"
+#include "core/group.h"
 #include "loop.h"
 #include "text.h"
 
@@ -198,7 +200,7 @@ void cio__dump_tasks(cio_loop *loop, FILE *out, const char *heading)
 
 int cio_dump_tasks(FILE *out)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     if (!out)
         return -EINVAL;
     if (!loop)

@@ -172,16 +172,16 @@ int cio_observer_add(const cio_observer *ops, void *arg)
 {
     if (!ops)
         return -EINVAL;
-    if (!cio__loop)
+    if (!cio__context_loop)
         return -EPERM;
-    return cio__fanout_add(cio__loop, ops, arg);
+    return cio__fanout_add(cio__context_loop, ops, arg);
 }
 
 int cio_observer_remove(const cio_observer *ops, void *arg)
 {
     if (!ops)
         return -EINVAL;
-    if (!cio__loop)
+    if (!cio__context_loop)
         return -EPERM;
-    return cio__fanout_remove(cio__loop, ops, arg);
+    return cio__fanout_remove(cio__context_loop, ops, arg);
 }

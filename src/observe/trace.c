@@ -43,7 +43,7 @@ typedef struct trace_note {
     uint8_t kind;
     int64_t what;
     /* Filled by the wake: the flow id of its arrow (0: not woken through
-     * cio__wake, as after a yield), the waking task's id (0: the loop),
+     * cio__sched_wake, as after a yield), the waking task's id (0: the loop),
      * and the result the wait returns. */
     uint64_t flow;
     uint64_t waker;
@@ -153,7 +153,7 @@ static void put_waker(cio__text *s, const cio__trace *tr, const trace_note *n)
             cio__text_str(s, ", which finished");
         } else {
             cio__text_str(s, ", through ");
-            cio__text_str(s, cio__wait_kind_name((cio__wait_kind)n->kind));
+            cio__text_str(s, cio__sched_wait_kind_name((cio__wait_kind)n->kind));
         }
         return;
     } else if (n->kind == CIO__WAIT_SLEEP) {
@@ -283,7 +283,7 @@ static void trace_task_created(void *arg, cio_task *t, cio_task *creator)
 {
     cio__trace *tr = arg;
     cio_loop *loop = tr->loop;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     cio__text s;
     if (line_begin(tr, &s, now)) {
         put_task(&s, t);
@@ -327,7 +327,7 @@ static void task_finished(cio__trace *tr, cio_task *t, bool ran, int result, int
 
 static void trace_task_never_ran(void *arg, cio_task *t, int result)
 {
-    task_finished(arg, t, false, result, cio__clock_ns());
+    task_finished(arg, t, false, result, cio__context_clock_ns());
 }
 
 /* `from` stops running: a run slice, and what it now waits on. */
@@ -395,27 +395,27 @@ static void trace_resume(cio__trace *tr, cio_task *to, uint32_t i, int64_t now)
 static void trace_task_finished(void *arg, cio_task *t, int result)
 {
     cio__trace *tr = arg;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     task_finished(tr, t, true, result, now);
     trace_suspend(tr, t, true, now);
 }
 
 static void trace_task_suspended(void *arg, cio_task *t, const char *waits_on)
 {
-    trace_suspend(arg, t, false, cio__clock_ns());
+    trace_suspend(arg, t, false, cio__context_clock_ns());
 }
 
 static void trace_task_started(void *arg, cio_task *t)
 {
     t->live->observer_note = NOTE_NONE;
-    trace_resume(arg, t, 0, cio__clock_ns());
+    trace_resume(arg, t, 0, cio__context_clock_ns());
 }
 
 static void trace_task_resumed(void *arg, cio_task *t)
 {
     uint32_t note = t->live->observer_note;
     t->live->observer_note = NOTE_NONE;
-    trace_resume(arg, t, note, cio__clock_ns());
+    trace_resume(arg, t, note, cio__context_clock_ns());
 }
 
 /* Called before the waiter is cleared: t->live->waiter is the wait that
@@ -432,7 +432,7 @@ static void trace_task_woken(void *arg, cio_task *t, cio_task *waker, int result
     n->flow = ++tr->next_flow;
     n->waker = waker ? waker->id : 0;
     n->result = result;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     if (tr->json)
         cio__trace_json_flow(tr->json, false, n->waker, n->flow, now);
     /* The loop's own wake-ups (timers, thread-pool jobs, completions) get
@@ -479,7 +479,7 @@ static void trace_poll_begin(void *arg, double timeout)
     cio__trace *tr = arg;
     cio_loop *loop = tr->loop;
     int64_t timeout_ns = timeout < 0 ? -1 : llround(timeout * 1e9);
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     tr->poll_start_ns = now;
     tr->fd_line = -1;
     tr->poll_timeout_ns = timeout_ns;
@@ -500,7 +500,7 @@ static void trace_poll_end(void *arg, int n)
 {
     cio__trace *tr = arg;
     cio_loop *loop = tr->loop;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     cio__text s;
     if (loop_line(tr, &s, now, "", loop->backend->name, " returned after ")) {
         cio__text_milli(&s, (now - tr->poll_start_ns) / 1000, 0);
@@ -545,7 +545,7 @@ static void trace_fd_reported(void *arg, int fd, unsigned events)
     cio__fd_state *st = cio__fd_peek(fd);
     cio__text s;
     tr->fd_line = fd;
-    if (!loop_line(tr, &s, cio__clock_ns(), "", loop->backend->name, " reported fd "))
+    if (!loop_line(tr, &s, cio__context_clock_ns(), "", loop->backend->name, " reported fd "))
         return;
     cio__text_i64(&s, fd);
     if (fd == loop->posted.wake_fd) {

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io/backend/io_uring.h"
 #include "loop.h"
 
 #define RING_ENTRIES 256
@@ -311,7 +312,7 @@ static void wake_waiters(struct cio__uring_fd *uf, int result)
 {
     cio__list *n;
     while ((n = cio__list_pop_front(&uf->waiters)))
-        cio__wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
+        cio__sched_wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
 }
 
 static void op_done(uring_op *u, int res)
@@ -319,7 +320,7 @@ static void op_done(uring_op *u, int res)
     u->res = res;
     u->done = true;
     cio__list_remove(&u->fd_node);
-    cio__wake(&u->w, 0);
+    cio__sched_wake(&u->w, 0);
 }
 
 static unsigned from_poll(int res)
@@ -468,7 +469,7 @@ static void handle_cqe(cio_loop *loop, uring_backend *b, const struct io_uring_c
  * submit (and the kernel post) without the CQ filling under it. */
 static int reap(uring_backend *b)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     struct io_uring_cqe batch[REAP_BATCH];
     int total = 0;
     bool was_reaping = b->reaping;
@@ -824,12 +825,12 @@ static ssize_t run_op(cio_loop *loop, uring_backend *b, struct cio__uring_fd *uf
     else
         cio__list_init(&u.fd_node);
     sqe_ready(b, (uint64_t)(uintptr_t)&u, sqe);
-    int err = cio__wait(&u.w);
+    int err = cio__sched_wait(&u.w);
     if (!u.done) {
         cancel_request(b, (uint64_t)(uintptr_t)&u);
         cio__waiter_init(&u.w, CIO__WAIT_IO, (void *)(intptr_t)op->fd, NULL);
         u.w.cancellable = false;
-        (void)cio__wait(&u.w);
+        (void)cio__sched_wait(&u.w);
         CIO__ASSERT(u.done);
     }
     if (u.closed) {
@@ -858,7 +859,7 @@ static int wait_multishot(cio_loop *loop, int fd, struct cio__uring_fd *uf)
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_READABLE, (void *)(intptr_t)fd, unlink_uring_waiter);
     cio__list_push_back(&uf->waiters, &w.node);
-    return cio__wait(&w);
+    return cio__sched_wait(&w);
 }
 
 /* cio_read of a stream socket: out of the buffers a multishot receive
@@ -1003,7 +1004,7 @@ static const char *uring_describe(cio_loop *loop)
     return b->description;
 }
 
-const cio__backend_ops cio__backend_io_uring = {
+const cio__backend_ops cio__io_uring_backend = {
     .name = "io_uring",
     .open = uring_open,
     .close = uring_close,
