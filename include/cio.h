@@ -983,6 +983,12 @@ CIO_EXTERN int cio_to_thread(cio_fn fn, void *arg);
  *     while it still blocks the loop; tasks never awaited nor detached are
  *     listed at loop close; peak stack use over 75 % is reported when a task
  *     finishes; SIGQUIT prints cio_dump_tasks without stopping the program.
+ *   CIO_TRACE_DIRECT=1: an observed loop (traced, debugging, or with a
+ *     cio_observer) keeps switching straight from task to task, as an
+ *     unobserved one does, instead of passing through the loop at every
+ *     switch, so that a bug on the direct path can be traced. Each direct
+ *     switch then carries the events' test; a finishing task never hands
+ *     its stack to the next one. Off by default.
  * docs/design.md, "Watching the loop", says what each costs. */
 
 /* Writes every task of the running loop to `out` as a tree: each task under
@@ -1027,6 +1033,85 @@ typedef struct cio_loop_stats {
  * Returns: 0; -EINVAL if loop or out is NULL; -EPERM if loop is not running
  *   on this thread. Suspends: no. */
 CIO_EXTERN int cio_loop_stats_get(cio_loop *loop, cio_loop_stats *out);
+
+/* ------------------------------------------------------------- observers */
+
+/* Events of the running loop, as a table of optional hooks (NULL: not
+ * wanted). The trace (CIO_TRACE), the JSON timeline and debug mode are
+ * observers of this same table, installed when the loop opens.
+ *
+ * Every hook runs on the loop's thread, synchronously, in the middle of the
+ * loop's work: the task hooks on the stack of the task that stops or
+ * starts, or on the loop's own stack (a task's stack may be as small as
+ * 2 KiB: keep hooks shallow, and format into buffers of your own rather
+ * than with printf of a double). A hook must not suspend (no cio_sleep,
+ * cio_await, cio_read...: each returns -EPERM or misbehaves), nor create,
+ * cancel, await or free tasks; it may read the clock (cio_now), name tasks
+ * (cio_task_name, which allocates a name the first time), read
+ * cio_loop_stats_get, and add or remove observers (the change applies from
+ * the next event). `arg` is the one given to cio_observer_add. Task
+ * pointers are valid during the call only.
+ *
+ * While a loop has an observer, every switch between tasks passes through
+ * the loop (so that each is seen), unless CIO_TRACE_DIRECT=1; tasks created
+ * meanwhile record their creator (cio_dump_tasks shows the tree). Adding
+ * the first observer, or removing the last, visits every task of the loop
+ * once to switch that on or off; with none, each event costs the loop one
+ * predicted test. */
+typedef struct cio_observer {
+    /* The loop begins an iteration (update time, timers, ready work, poll). */
+    void (*loop_iteration)(void *arg);
+    /* t was created by `creator` (NULL: by cio_run or a callback). It has
+     * not run yet. */
+    void (*task_created)(void *arg, cio_task *t, cio_task *creator);
+    /* t runs for the first time. */
+    void (*task_started)(void *arg, cio_task *t);
+    /* t gives up the CPU until it is woken: `waits_on` says on what ("a
+     * lock", "a readable descriptor", "nothing (it yielded)"...; a static
+     * string). */
+    void (*task_suspended)(void *arg, cio_task *t, const char *waits_on);
+    /* t, suspended, is made ready again with `result` (what its wait
+     * returns), by the running task `waker` (NULL: by the loop — a timer,
+     * a descriptor, a completion, a thread-pool job, a callback). */
+    void (*task_woken)(void *arg, cio_task *t, cio_task *waker, int result);
+    /* t runs again after a suspension. */
+    void (*task_resumed)(void *arg, cio_task *t);
+    /* t's function returned `result`; t never runs again. */
+    void (*task_finished)(void *arg, cio_task *t, int result);
+    /* t finished with `result` without ever running: cancelled before its
+     * turn (-ECANCELED), or no stack could be had for it. */
+    void (*task_never_ran)(void *arg, cio_task *t, int result);
+    /* The loop asks the OS for events, waiting at most `timeout` seconds
+     * (0: not at all; negative: until something happens)... */
+    void (*poll_begin)(void *arg, double timeout);
+    /* ... and the OS answered with `nready` events. */
+    void (*poll_end)(void *arg, int nready);
+    /* The OS reported fd ready: `events` holds CIO_OBSERVE_READABLE,
+     * CIO_OBSERVE_WRITABLE and/or CIO_OBSERVE_ERROR. Before the tasks
+     * waiting on fd are woken. */
+    void (*fd_reported)(void *arg, int fd, unsigned events);
+    /* A timer due at `deadline` (loop clock, seconds) is about to run:
+     * a sleep's or a timeout's end, or a cio_call_later/cio_call_at. */
+    void (*timer_fired)(void *arg, double deadline);
+} cio_observer;
+
+enum { CIO_OBSERVE_READABLE = 1, CIO_OBSERVE_WRITABLE = 2, CIO_OBSERVE_ERROR = 4 };
+
+/* Adds an observer to the running loop: from the next event on, each of
+ * ops' hooks that is not NULL is called with `arg`. Several may be added
+ * (each event reaches them in the order they were added), the same ops
+ * with different args included; an observer stays until it is removed or
+ * the loop closes. ops must stay valid meanwhile (it is not copied).
+ * Callable from a task, a callback or a hook.
+ * Returns: 0; -EINVAL if ops is NULL, or (ops, arg) is already added;
+ *   -EPERM outside a loop; -ENOMEM. Suspends: no. */
+CIO_EXTERN int cio_observer_add(const cio_observer *ops, void *arg);
+
+/* Removes the observer added with (ops, arg). Callable from a hook: the
+ * removed observer is not called again, the current event included.
+ * Returns: 0; -EINVAL if ops is NULL; -EPERM outside a loop; -ENOENT if
+ *   (ops, arg) was not added to this loop. Suspends: no. */
+CIO_EXTERN int cio_observer_remove(const cio_observer *ops, void *arg);
 
 #ifdef __cplusplus
 }

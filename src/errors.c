@@ -36,7 +36,7 @@ const char *cio_strerror(int code)
     return desc ? desc : "unknown error";
 }
 
-void cio__panic(const char *file, int line, const char *fmt, ...)
+void cio__errors_panic(const char *file, int line, const char *fmt, ...)
 {
     /* Formatted into one buffer and written with write(2), not fprintf:
      * stderr is unbuffered, and glibc's fprintf on an unbuffered stream

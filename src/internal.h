@@ -27,20 +27,19 @@
  * besides the public calls. */
 #define CIO__COMPONENT __attribute__((visibility("default")))
 
+#include "errors.h"
+
 #define CIO__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CIO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* An impossible state or a misuse that cannot be reported as a value: say
  * where and why, then abort, rather than run on past a broken invariant. */
-#define CIO__PANIC(...) cio__panic(__FILE__, __LINE__, __VA_ARGS__)
+#define CIO__PANIC(...) cio__errors_panic(__FILE__, __LINE__, __VA_ARGS__)
 #define CIO__ASSERT(cond)                                                                          \
     do {                                                                                           \
         if (CIO__UNLIKELY(!(cond)))                                                                \
             CIO__PANIC("assertion failed: %s", #cond);                                             \
     } while (0)
-
-CIO__COMPONENT void cio__panic(const char *file, int line, const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 3, 4), cold));
 
 /* Sanitizer detection that works for gcc and clang alike. */
 #if defined(__SANITIZE_ADDRESS__)

@@ -15,30 +15,24 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 
-#include "loop.h"
+#include "core/observe.h"
 #include "core/overflow.h"
+#include "core/deadlock.h"
+#include "io/fdio.h"
+#include "loop.h"
+#include "observe/debug.h"
+#include "observe/fanout.h"
 #include "observe/trace.h"
 
-__thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
-
-int64_t cio__clock_ns(void)
+const char *cio_backend_name(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return cio__context_loop ? cio__context_loop->backend->name : NULL;
 }
-
-double cio_now(void) { return (double)cio__clock_ns() / 1e9; }
-
-cio_loop *cio_running_loop(void) { return cio__loop; }
-
-const char *cio_backend_name(void) { return cio__loop ? cio__loop->backend->name : NULL; }
 
 /* ------------------------------------------------------------ iteration */
 
-static void update_time(cio_loop *loop) { loop->now_ns = cio__clock_ns(); }
+static void update_time(cio_loop *loop) { loop->now_ns = cio__context_clock_ns(); }
 
 /* What cio_run is waiting for has happened: main has returned (or the
  * tasks are deadlocked), or, while shutting down, every task has finished. */
@@ -56,10 +50,10 @@ static int64_t poll_timeout(const cio_loop *loop)
 {
     if (cio__sched_has_ready() || run_finished(loop))
         return 0;
-    int64_t next = cio__timers_next_deadline();
+    int64_t next = cio__callback_next_deadline();
     if (next == INT64_MAX)
         return -1;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     return next > now ? next - now : 0;
 }
 
@@ -67,24 +61,24 @@ static int64_t poll_timeout(const cio_loop *loop)
  * two reads of the clock, negligible beside the system call. */
 static void poll_os(cio_loop *loop, int64_t timeout_ns)
 {
-    CIO__TRACE(loop, cio__trace_poll_begin(loop, timeout_ns));
-    int64_t start = timeout_ns != 0 ? cio__clock_ns() : 0;
+    CIO__OBSERVE(loop, poll_begin, timeout_ns);
+    int64_t start = timeout_ns != 0 ? cio__context_clock_ns() : 0;
     int n = loop->backend->poll(loop, timeout_ns);
     if (n < 0)
         CIO__PANIC("%s backend failed to poll: %s", loop->backend->name, cio_strerror(n));
     if (timeout_ns != 0)
-        loop->counters.idle_ns += cio__clock_ns() - start;
+        loop->counters.idle_ns += cio__context_clock_ns() - start;
     loop->counters.polls++;
     loop->counters.fds_reported += (uint64_t)n;
-    CIO__TRACE(loop, cio__trace_poll_end(loop, n));
+    CIO__OBSERVE(loop, poll_end, n);
 }
 
 static void loop_iteration(cio_loop *loop)
 {
     loop->counters.iterations++;
-    CIO__TRACE(loop, cio__trace_iteration(loop));
+    CIO__OBSERVE(loop, loop_iteration);
     update_time(loop);
-    cio__timers_run_due();
+    cio__callback_run_due_timers();
     cio__sched_run_ready();
     int64_t timeout = poll_timeout(loop);
     /* Blocking without a timeout is safe only if something can end it. */
@@ -95,16 +89,38 @@ static void loop_iteration(cio_loop *loop)
      * picked up below without it). */
     if (timeout != 0 || loop->fd_waiters)
         poll_os(loop, timeout);
-    cio__posted_run();
+    cio__callback_run_posted();
 }
 
 /* ----------------------------------------------------------- life cycle */
+
+/* The observers the environment asks for: debug mode (CIO_DEBUG) and the
+ * trace (CIO_TRACE), each added to the loop's fan-out. The loop's start
+ * time is taken between the two: after debug mode's start-up (which loads
+ * the unwinder), so that the trace begins near 0 ms. */
+static void observers_open(cio_loop *loop)
+{
+    const char *direct = getenv("CIO_TRACE_DIRECT");
+    loop->observe_direct = direct && strcmp(direct, "1") == 0;
+    cio__debug_open(loop);
+    loop->counters.started_ns = cio__context_clock_ns();
+    cio__trace_open(loop);
+}
+
+/* Before the tasks are freed: debug mode lists those never awaited. The
+ * application's observers go with the fan-out. */
+static void observers_close(cio_loop *loop)
+{
+    cio__debug_close(loop);
+    cio__trace_close(loop);
+    cio__fanout_close(loop);
+}
 
 static int loop_open(cio_loop *loop)
 {
     cio__stack_pool_init(&loop->stacks);
     cio__fd_table_init(&loop->fds);
-    int err = cio__callbacks_init(loop);
+    int err = cio__callback_init(loop);
     if (err)
         return err;
     err = cio__backend_open(loop);
@@ -126,41 +142,23 @@ static int loop_open(cio_loop *loop)
 #if CIO__TSAN
     loop->ctx.tsan_fiber = __tsan_get_current_fiber();
 #endif
-    cio__trace_loop_open(loop);
+    observers_open(loop);
     return 0;
 
 fail_backend:
     loop->backend->close(loop);
 fail_callbacks:
-    cio__callbacks_fini(loop);
+    cio__callback_fini(loop);
     return err;
-}
-
-cio__loop_addon *cio__loop_addon_find(const void *key)
-{
-    for (cio__loop_addon *a = cio__loop->addons; a; a = a->next)
-        if (a->key == key)
-            return a;
-    return NULL;
-}
-
-void cio__loop_addon_add(cio__loop_addon *a)
-{
-    a->next = cio__loop->addons;
-    cio__loop->addons = a;
 }
 
 static void loop_close(cio_loop *loop)
 {
-    while (loop->addons) {
-        cio__loop_addon *a = loop->addons;
-        loop->addons = a->next;
-        a->close(a);
-    }
-    cio__trace_loop_close(loop);
+    cio__context_addons_close(loop);
+    observers_close(loop);
     cio__task_blocks_free(loop);
     loop->backend->close(loop);
-    cio__callbacks_fini(loop);
+    cio__callback_fini(loop);
     cio__fd_table_fini(&loop->fds);
     cio__stack_pool_fini(&loop->stacks);
 }
@@ -179,17 +177,17 @@ static void shut_down(cio_loop *loop)
 
 int cio_run(cio_fn main_fn, void *arg)
 {
-    if (cio__loop)
+    if (cio__context_loop)
         return -EBUSY;
     if (!main_fn)
         return -EINVAL;
     cio_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return -ENOMEM;
-    cio__loop = loop;
+    cio__context_loop = loop;
     int err = loop_open(loop);
     if (err) {
-        cio__loop = NULL;
+        cio__context_loop = NULL;
         free(loop);
         return err;
     }
@@ -224,7 +222,7 @@ int cio_run(cio_fn main_fn, void *arg)
         cio__fdio_consume_sigpipe();
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     loop_close(loop);
-    cio__loop = NULL;
+    cio__context_loop = NULL;
     free(loop);
     return result;
 }
@@ -233,10 +231,10 @@ int cio_loop_stats_get(cio_loop *loop, cio_loop_stats *out)
 {
     if (!loop || !out)
         return -EINVAL;
-    if (loop != cio__loop)
+    if (loop != cio__context_loop)
         return -EPERM;
     const cio__loop_counters *c = &loop->counters;
-    int64_t elapsed = cio__clock_ns() - c->started_ns;
+    int64_t elapsed = cio__context_clock_ns() - c->started_ns;
     *out = (cio_loop_stats){
         .iterations = c->iterations,
         .switches = c->runs - c->callbacks - c->unstarted,

@@ -9,24 +9,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "context.h"
 #include "io/backend.h"
 #include "core/callback.h"
 #include "io/fd.h"
 #include "core/scheduler.h"
 #include "core/stack.h"
+#include "core/task.h"
 #include "core/timer.h"
-
-/* An optional module's state for one loop (curl.c's multi handle): made
- * when the module is first used on the loop, closed with the loop. */
-typedef struct cio__loop_addon {
-    /* Next in the loop's addons (loop.c). */
-    struct cio__loop_addon *next;
-    /* Which module: the address of something of the module's own. */
-    const void *key;
-    /* Releases the addon. Called at loop close, once every task has
-     * finished, while timers and descriptors can still be used. */
-    void (*close)(struct cio__loop_addon *a);
-} cio__loop_addon;
 
 /* What cio_loop_stats_get reports, as the loop counts it (see cio.h for
  * each figure's meaning). */
@@ -59,9 +49,13 @@ struct cio_loop {
      * must be polled again. */
     cio__runnable *ready_head, *ready_tail;
     unsigned runs_budget;
-    /* trace.c: set while the loop traces or debugs: every trace hook tests
-     * it (here, beside what a switch reads anyway). */
-    bool traced;
+    /* core/observe.c: the observers' table (observe/fanout.c's, NULL while
+     * nothing observes the loop) and its argument: every event site tests
+     * `observer` (here, beside what a switch reads anyway). */
+    const cio_observer *observer;
+    void *observer_arg;
+    /* loop.c (CIO_TRACE_DIRECT): an observed loop keeps direct switches. */
+    bool observe_direct;
     /* scheduler.c: a finished task whose stack must be released once execution
      * has left that stack. */
     cio_task *dead;
@@ -89,22 +83,23 @@ struct cio_loop {
     /* backend.c: the OS poller chosen for this loop. */
     const cio__backend_ops *backend;
     void *backend_data;
-    /* fd.c: per-descriptor state, indexed by fd, and how many tasks are
-     * parked on descriptors (none: a loop with work ready need not ask the
-     * OS). */
+    /* fd.c: per-descriptor state, indexed by fd; and how many tasks are
+     * parked on descriptors or the kernel's operations (counted by
+     * cio__sched_wait, from the wait's kind) plus fd.c's standing watches (none:
+     * a loop with work ready need not ask the OS). */
     cio__fd_table fds;
     size_t fd_waiters;
     /* loop.c: the task running main_fn. */
     cio_task *main_task;
     /* loop.c: set once main has returned and the rest are being cancelled. */
     bool closing;
-    /* deadlock.c reads, their owners count: waits that something outside
-     * the task graph will end — a task parked on a descriptor (fd.c), a
-     * thread-pool job in flight (threadpool.c). Code that parks a task on
-     * anything else the OS or another thread completes (signals, child
-     * processes, curl transfers) must count its waits here too, or
-     * cio_run will call its tasks deadlocked. Timers need no count: the
-     * loop sees its timer heap. Loop thread only. */
+    /* deadlock.c reads, cio__sched_wait counts (scheduler.c, from the wait's
+     * kind: CIO__COUNT_OS in CIO__WAIT_KINDS): tasks parked in waits that
+     * something outside the task graph will end — a descriptor, an
+     * operation in the kernel, a thread-pool job, a curl transfer. A new
+     * kind of such wait says so in CIO__WAIT_KINDS, or cio_run will call
+     * its tasks deadlocked. Timers need no count: the loop sees its timer
+     * heap. Loop thread only. */
     size_t wake_sources;
     /* deadlock.c: cio_loop_ref minus cio_loop_unref, from any thread. While
      * above zero, another thread has promised to post to the loop. */
@@ -112,62 +107,26 @@ struct cio_loop {
     /* deadlock.c: set when a deadlock was found; cio_run then returns
      * -EDEADLK. */
     bool deadlocked;
-    /* loop.c: optional modules' state, closed at loop close. */
+    /* context.c: optional modules' state, closed at loop close. */
     cio__loop_addon *addons;
     /* loop.c: counters behind cio_loop_stats_get, kept whether or not the
      * loop is traced (each costs an increment where the loop already
      * works, never one per switch). */
     cio__loop_counters counters;
-    /* trace.c: the trace (NULL: CIO_TRACE unset); debug.c: debug mode's
-     * state (NULL: CIO_DEBUG unset). */
+    /* observe/: the observers behind loop->observer (fanout.c), the trace
+     * (trace.c; NULL: CIO_TRACE unset) and debug mode's state (debug.c;
+     * NULL: CIO_DEBUG unset). */
+    struct cio__fanout *fanout;
     struct cio__trace *trace;
     struct cio__debug *debug;
 };
-
-/* The loop running on this thread (NULL outside cio_run). */
-CIO__COMPONENT extern __thread cio_loop *cio__loop __attribute__((tls_model("initial-exec")));
-
-/* The running loop's addon for `key`, or NULL. */
-CIO__COMPONENT cio__loop_addon *cio__loop_addon_find(const void *key);
-/* Adds an addon to the running loop. */
-CIO__COMPONENT void cio__loop_addon_add(cio__loop_addon *a);
-
-/* deadlock.c: called when the loop would block in the OS without a
- * timeout. If nothing can ever wake a task, prints every waiting task and
- * what it waits on to stderr, sets loop->deadlocked and returns true (and
- * aborts if the loop is already shutting down, since cancellation could
- * not end the waits). */
-bool cio__deadlock_found(cio_loop *loop);
-
-/* The clock, fresh. */
-CIO__COMPONENT int64_t cio__clock_ns(void);
-
-/* Seconds on the loop clock ↔ nanoseconds. */
-static inline int64_t cio__seconds_to_ns(double s)
-{
-    if (s >= 9.2e9)
-        return INT64_MAX;
-    if (s <= -9.2e9)
-        return INT64_MIN;
-    return (int64_t)(s * 1e9);
-}
-
-/* The clock now plus `seconds` (>= 0), in ns; saturated short of
- * INT64_MAX, so that a huge or infinite span means "never" instead of
- * overflowing into the past. */
-static inline int64_t cio__deadline_after(double seconds)
-{
-    int64_t now = cio__clock_ns();
-    int64_t span = cio__seconds_to_ns(seconds);
-    return span > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + span;
-}
 
 /* cio__sched_checkpoint with its common case inline (a running task, not
  * cancelled, no deadline): every suspending call starts with it, and
  * hand-offs and yields are hot paths. */
 static inline int cio__checkpoint(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop ? loop->current : NULL;
     if (CIO__LIKELY(t && !t->cancel_requested && t->live->deadline == INT64_MAX))
         return 0;
@@ -179,7 +138,7 @@ static inline int cio__checkpoint(void)
 static inline void cio__waiter_init(cio__waiter *w, cio__wait_kind kind, void *object,
                                     void (*unlink)(cio__waiter *))
 {
-    w->task = cio__loop->current;
+    w->task = cio__context_loop->current;
     w->kind = kind;
     w->object = object;
     cio__list_init(&w->node);

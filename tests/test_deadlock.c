@@ -45,7 +45,7 @@ static void test_event_nobody_sets_is_reported(void **state)
     run_child(deadlock_event_child, &r);
     assert_true(WIFEXITED(r.status));
     if (!strstr(r.err, "cio: deadlock: 1 task(s) wait") ||
-        !strstr(r.err, "'main' waits on an event") || !strstr(r.err, "run=-35 wait=-125"))
+        !strstr(r.err, "'main' waits for an event") || !strstr(r.err, "run=-35 wait=-125"))
         fail_msg("unexpected report:\n%s", r.err);
 }
 
@@ -94,8 +94,8 @@ static void test_locks_taken_in_opposite_orders_are_reported(void **state)
     assert_true(WIFEXITED(r.status));
     /* Every waiting task, with what it waits on; then the unwinding: each
      * stuck acquire fails with -ECANCELED and main's awaits too. */
-    if (!strstr(r.err, "3 task(s) wait") || !strstr(r.err, "'main' waits on a task ('ab')") ||
-        !strstr(r.err, "'ab' waits on a lock") || !strstr(r.err, "'ba' waits on a lock") ||
+    if (!strstr(r.err, "3 task(s) wait") || !strstr(r.err, "'main' waits for task#2 to finish") ||
+        !strstr(r.err, "'ab' waits for a lock") || !strstr(r.err, "'ba' waits for a lock") ||
         !strstr(r.err, "run=-35"))
         fail_msg("unexpected report:\n%s", r.err);
 }
@@ -126,8 +126,8 @@ static void test_stuck_task_group_is_reported(void **state)
     child_result r;
     run_child(deadlock_group_child, &r);
     assert_true(WIFEXITED(r.status));
-    if (!strstr(r.err, "'main' waits on a task group's children") ||
-        !strstr(r.err, "'stuck' waits on an event") || !strstr(r.err, "run=-35"))
+    if (!strstr(r.err, "'main' waits for a task group's children") ||
+        !strstr(r.err, "'stuck' waits for an event") || !strstr(r.err, "run=-35"))
         fail_msg("unexpected report:\n%s", r.err);
 }
 
@@ -156,7 +156,7 @@ static void test_deadlock_at_shutdown_aborts_instead_of_hanging(void **state)
     assert_aborts(shutdown_stuck_child, "deadlock while cio_run shuts down");
     child_result r;
     run_child(shutdown_stuck_child, &r);
-    assert_non_null(strstr(r.err, "'shielded' waits on an event"));
+    assert_non_null(strstr(r.err, "'shielded' waits for an event"));
 }
 
 /* ------------------------------------------------ not deadlocks */

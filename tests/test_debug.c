@@ -243,7 +243,7 @@ static void test_sigquit_dumps_the_task_tree_and_the_program_goes_on(void **stat
     const char *dump = strstr(r.err, "cio: task dump (SIGQUIT): 5 task(s), 5 not finished");
     if (!dump)
         fail_msg("no dump:\n%s", r.err);
-    assert_contains(dump, "cio: task#1 \"main\" waiting for a sleep");
+    assert_contains(dump, "cio: task#1 \"main\" waiting for timer due at ");
     assert_contains(dump, "cio:   task#2 \"parent\" waiting for task#4");
     assert_contains(dump, "cio:     task#4 \"grandchild\" waiting for an event");
     assert_contains(dump, "cio:   task#3 \"owner\" waiting for a task group's children");

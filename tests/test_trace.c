@@ -114,6 +114,10 @@ static void traced_story(void *value)
     }
 }
 
+/* Set before the child is forked: the narrated story runs with
+ * CIO_TRACE_DIRECT=1 (direct switches kept). */
+static bool narrate_direct;
+
 /* A child's body: the story narrated into the file at log_path (the
  * narration can outgrow child_result's buffer on a slow machine, where
  * the loop polls more often). */
@@ -123,6 +127,8 @@ static void narrated_story(void *log_path)
     if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
         _exit(2);
     close(fd);
+    if (narrate_direct)
+        setenv("CIO_TRACE_DIRECT", "1", 1);
     char narrate[] = "1";
     traced_story(narrate);
 }
@@ -166,9 +172,11 @@ static int python_check(const char *path, const char *script)
 
 /* --------------------------------------------------------------- tests */
 
-static void test_narration_names_every_event_kind(void **state)
+/* Narrates the story (with direct switches kept if `direct`) and checks
+ * that every kind of event is in the narration. */
+static void check_narration(bool direct)
 {
-    (void)state;
+    narrate_direct = direct;
     char log[128];
     snprintf(log, sizeof log, "/tmp/cio-test-trace-%d-narration.txt", (int)getpid());
     child_result r;
@@ -224,6 +232,20 @@ static void test_narration_names_every_event_kind(void **state)
         line = end ? end + 1 : line + strlen(line);
     }
     free(e);
+}
+
+static void test_narration_names_every_event_kind(void **state)
+{
+    (void)state;
+    check_narration(false);
+}
+
+/* CIO_TRACE_DIRECT=1: the tasks switch straight to one another, and the
+ * switches' events, emitted on that path, narrate the same story. */
+static void test_narration_with_direct_switches_names_every_event_kind(void **state)
+{
+    (void)state;
+    check_narration(true);
 }
 
 /* The JSON parses, and holds the contract's events: a name per track,
@@ -383,6 +405,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_narration_names_every_event_kind),
+        cmocka_unit_test(test_narration_with_direct_switches_names_every_event_kind),
         cmocka_unit_test(test_json_trace_parses_and_holds_the_events),
         cmocka_unit_test(test_unwritable_path_says_so_and_runs_untraced),
         cmocka_unit_test(test_trace_max_mb_stops_recording_and_keeps_json_valid),

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/observe.h"
 #include "loop.h"
 
 struct cio__callback {
@@ -117,7 +118,7 @@ static void record_free(cio__callbacks *cbs, cio__callback *r)
     cbs->free_head = r->slot;
 }
 
-int cio__callbacks_init(cio_loop *loop)
+int cio__callback_init(cio_loop *loop)
 {
     static atomic_uint loops_made;
     memset(&loop->callbacks, 0, sizeof loop->callbacks);
@@ -148,7 +149,7 @@ int cio__callbacks_init(cio_loop *loop)
     return 0;
 }
 
-void cio__callbacks_fini(cio_loop *loop)
+void cio__callback_fini(cio_loop *loop)
 {
     cio__posted_queue *q = &loop->posted;
     /* Posted callbacks nobody will run: free what we own. */
@@ -167,9 +168,9 @@ void cio__callbacks_fini(cio_loop *loop)
 
 /* ------------------------------------------------------------ scheduling */
 
-uint64_t cio__timer_start(int64_t when, cio_cb cb, void *arg)
+uint64_t cio__callback_timer_start(int64_t when, cio_cb cb, void *arg)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__callback *r = record_new(&loop->callbacks, cb, arg);
     if (!r)
         return 0;
@@ -184,13 +185,13 @@ uint64_t cio__timer_start(int64_t when, cio_cb cb, void *arg)
 
 static bool timer_is_live(uint64_t id)
 {
-    cio__callback *r = record_lookup(&cio__loop->callbacks, id);
+    cio__callback *r = record_lookup(&cio__context_loop->callbacks, id);
     return r && r->state == CB_TIMER;
 }
 
-void cio__handle_cancel(uint64_t id)
+void cio__callback_cancel(uint64_t id)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__callback *r = record_lookup(&loop->callbacks, id);
     if (!r)
         return;
@@ -214,15 +215,15 @@ void cio__callback_run(cio__runnable *run)
     bool cancelled = r->state == CB_CANCELLED;
     /* Freed before the call, so cancelling its own handle inside cb is the
      * promised no-op. */
-    record_free(&cio__loop->callbacks, r);
-    cio__loop->counters.callbacks++;
+    record_free(&cio__context_loop->callbacks, r);
+    cio__context_loop->counters.callbacks++;
     if (!cancelled)
         cb(arg);
 }
 
-void cio__timers_run_due(void)
+void cio__callback_run_due_timers(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__timer_heap *h = &loop->timers;
     /* Timers set by the callbacks below wait for the next iteration, even
      * with a zero delay: otherwise one that re-arms itself would starve
@@ -238,17 +239,19 @@ void cio__timers_run_due(void)
                 h->dead--;
             continue;
         }
+        int64_t when = top->when;
         cio_cb cb = r->cb;
         void *arg = r->arg;
         record_free(&loop->callbacks, r);
         loop->counters.timers++;
+        CIO__OBSERVE(loop, timer_fired, when);
         cb(arg);
     }
 }
 
-int64_t cio__timers_next_deadline(void)
+int64_t cio__callback_next_deadline(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__timer_heap *h = &loop->timers;
     const cio__timer_entry *top;
     while ((top = cio__timer_top(h))) {
@@ -266,7 +269,7 @@ int64_t cio__timers_next_deadline(void)
 /* The errno for a scheduling call that cannot be made, or 0. */
 static int schedule_error(cio_cb cb)
 {
-    if (!cio__loop)
+    if (!cio__context_loop)
         return EPERM;
     return cb ? 0 : EINVAL;
 }
@@ -282,7 +285,7 @@ static cio_handle schedule_at(int64_t when, cio_cb cb, void *arg)
     int err = schedule_error(cb);
     if (err)
         return no_handle(err);
-    uint64_t id = cio__timer_start(when, cb, arg);
+    uint64_t id = cio__callback_timer_start(when, cb, arg);
     return id ? (cio_handle){id} : no_handle(ENOMEM);
 }
 
@@ -291,7 +294,7 @@ cio_handle cio_call_soon(cio_cb cb, void *arg)
     int err = schedule_error(cb);
     if (err)
         return no_handle(err);
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__callback *r = record_new(&loop->callbacks, cb, arg);
     if (!r)
         return no_handle(ENOMEM);
@@ -316,8 +319,8 @@ cio_handle cio_call_at(double when, cio_cb cb, void *arg)
 
 void cio_handle_cancel(cio_handle h)
 {
-    if (cio__loop)
-        cio__handle_cancel(h.id);
+    if (cio__context_loop)
+        cio__callback_cancel(h.id);
 }
 
 /* ------------------------------------------------- from other threads */
@@ -326,7 +329,7 @@ void cio_handle_cancel(cio_handle h)
  * held. Invariant: whenever the queue is non-empty, the eventfd has been
  * written since the loop last drained the queue, so a loop about to block
  * in the OS wakes up. */
-int cio__post(cio_loop *loop, cio__posted *node)
+int cio__callback_post(cio_loop *loop, cio__posted *node)
 {
     cio__posted_queue *q = &loop->posted;
     node->next = NULL;
@@ -360,19 +363,19 @@ int cio_call_soon_threadsafe(cio_loop *loop, cio_cb cb, void *arg)
     node->cb = cb;
     node->arg = arg;
     node->owned = true;
-    return cio__post(loop, node);
+    return cio__callback_post(loop, node);
 }
 
-void cio__posted_drain_wakeup(void)
+void cio__callback_drain_wakeup(void)
 {
     uint64_t count;
-    ssize_t n = read(cio__loop->posted.wake_fd, &count, sizeof count);
+    ssize_t n = read(cio__context_loop->posted.wake_fd, &count, sizeof count);
     (void)n;
 }
 
-void cio__posted_run(void)
+void cio__callback_run_posted(void)
 {
-    cio__posted_queue *q = &cio__loop->posted;
+    cio__posted_queue *q = &cio__context_loop->posted;
     pthread_mutex_lock(&q->lock);
     cio__posted *list = q->head;
     q->head = q->tail = NULL;

@@ -46,29 +46,29 @@ typedef struct cio__posted_queue {
     int wake_fd;
 } cio__posted_queue;
 
-int cio__callbacks_init(struct cio_loop *loop);
-void cio__callbacks_fini(struct cio_loop *loop);
+int cio__callback_init(struct cio_loop *loop);
+void cio__callback_fini(struct cio_loop *loop);
 
 /* Schedules cb(arg) at `when` (ns); returns the handle id, or 0 (-ENOMEM). */
-CIO__COMPONENT uint64_t cio__timer_start(int64_t when, cio_cb cb, void *arg);
-CIO__COMPONENT void cio__handle_cancel(uint64_t id);
+CIO__COMPONENT uint64_t cio__callback_timer_start(int64_t when, cio_cb cb, void *arg);
+CIO__COMPONENT void cio__callback_cancel(uint64_t id);
 
 /* Runs a CALLBACK runnable that reached the head of the ready queue. */
 void cio__callback_run(cio__runnable *r);
 
 /* Runs every timer due at loop->now_ns that was set before this call. */
-void cio__timers_run_due(void);
+void cio__callback_run_due_timers(void);
 
 /* The earliest live deadline (ns), or INT64_MAX if none. */
-int64_t cio__timers_next_deadline(void);
+int64_t cio__callback_next_deadline(void);
 
 /* Posts a node to a loop from any thread and wakes it. */
-int cio__post(struct cio_loop *loop, cio__posted *node);
+int cio__callback_post(struct cio_loop *loop, cio__posted *node);
 
 /* Runs what other threads posted (called by the loop after polling). */
-void cio__posted_run(void);
+void cio__callback_run_posted(void);
 
 /* Reads the wake eventfd empty (the backend reported it readable). */
-void cio__posted_drain_wakeup(void);
+void cio__callback_drain_wakeup(void);
 
 #endif

@@ -4,11 +4,14 @@
  *
  * Owns the decision and the report; the loop (loop.c) asks just before it
  * would block in the OS without a timeout, and ends the run. What counts as
- * a wake source is each owner's to count (loop.h, wake_sources).
+ * a wake source is the wait's kind, counted by cio__sched_wait (loop.h,
+ * wake_sources).
  */
 #include "internal.h"
 
+#include "core/deadlock.h"
 #include "loop.h"
+#include "text.h"
 
 int cio_loop_ref(cio_loop *loop)
 {
@@ -43,32 +46,27 @@ static bool can_be_woken(cio_loop *loop)
     return posted;
 }
 
+/* One waiting task of the report: its label and what it waits on, in the
+ * words of the trace and the task dump (cio__sched_put_wait). */
 static void report_task(cio_task *t, void *arg)
 {
-    (void)arg;
+    cio_loop *loop = arg;
     if (t->state == CIO__TASK_DONE)
         return;
+    char label[32], buf[224];
+    cio__text s = cio__text_on(buf, sizeof buf);
+    cio__text_str(&s, "cio:   '");
+    cio__text_str(&s, cio__task_label(t, label));
     cio__waiter *w = t->state == CIO__TASK_RUNNING ? t->live->waiter : NULL;
     if (!w) {
-        fprintf(stderr, "cio:   '%s' is not parked (ready or running)\n", cio_task_name(t));
-        return;
+        cio__text_str(&s, "' is not parked (ready or running)");
+    } else {
+        cio__text_str(&s, "' waits for ");
+        cio__sched_put_wait(&s, w, loop->counters.started_ns);
+        if (!w->cancellable)
+            cio__text_str(&s, ", uncancellably");
     }
-    const char *what = cio__wait_kind_name(w->kind);
-    switch (w->kind) {
-    case CIO__WAIT_READABLE:
-    case CIO__WAIT_WRITABLE:
-        fprintf(stderr, "cio:   '%s' waits on %s (fd %d)\n", cio_task_name(t), what,
-                (int)(intptr_t)w->object);
-        break;
-    case CIO__WAIT_TASK:
-        fprintf(stderr, "cio:   '%s' waits on %s ('%s')\n", cio_task_name(t), what,
-                cio_task_name(w->object));
-        break;
-    default:
-        fprintf(stderr, "cio:   '%s' waits on %s (%p)%s\n", cio_task_name(t), what, w->object,
-                w->cancellable ? "" : ", uncancellably");
-        break;
-    }
+    fprintf(stderr, "%s\n", cio__text_end(&s));
 }
 
 bool cio__deadlock_found(cio_loop *loop)
@@ -79,7 +77,7 @@ bool cio__deadlock_found(cio_loop *loop)
             "cio: deadlock: %zu task(s) wait and nothing can wake them (no ready task, timer, "
             "descriptor wait, thread-pool job, posted callback or cio_loop_ref):\n",
             loop->pending_tasks);
-    cio__task_for_each(loop, report_task, NULL);
+    cio__task_for_each(loop, report_task, loop);
     /* Shutting down already cancelled every task: these ones wait in a
      * shield or uncancellably, and nothing else can end it. */
     if (loop->closing)

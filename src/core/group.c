@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include "core/group.h"
 #include "loop.h"
 
 struct cio_taskgroup {
@@ -88,7 +89,7 @@ void cio__group_child_done(cio__waiter *group_waiter, cio_task *child)
         group_abort(g);
     }
     if (g->running == 0 && g->waiting)
-        cio__wake(&g->waiter, 0);
+        cio__sched_wake(&g->waiter, 0);
 }
 
 /* Room for one more handle: frees the finished children's handles if they
@@ -152,7 +153,7 @@ static int wait_children(cio_taskgroup *g, bool cancellable)
         return 0;
     cio__waiter_init(&g->waiter, CIO__WAIT_GROUP, g, NULL);
     g->waiter.cancellable = cancellable;
-    return cio__wait(&g->waiter);
+    return cio__sched_wait(&g->waiter);
 }
 
 int cio_taskgroup_wait(cio_taskgroup *g)

@@ -27,18 +27,14 @@ static __thread stack_t old_alt_stack;
 
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop ? loop->current : NULL;
     if (t && cio__stack_in_guard(&t->live->stack, info->si_addr)) {
         char buf[256];
         cio__text msg = cio__text_on(buf, sizeof buf);
+        char label[32];
         cio__text_str(&msg, "cio: fatal: stack overflow in task '");
-        if (t->name) {
-            cio__text_str(&msg, t->name);
-        } else {
-            cio__text_str(&msg, "task-");
-            cio__text_u64(&msg, t->id);
-        }
+        cio__text_str(&msg, cio__task_label(t, label));
         cio__text_str(&msg, "' (stack size ");
         cio__text_u64(&msg, cio__stack_size(&t->live->stack));
         cio__text_str(&msg, " bytes): it ran into its guard page; give it a larger "

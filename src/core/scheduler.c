@@ -18,14 +18,15 @@
 
 #include <math.h>
 
+#include "core/observe.h"
 #include "loop.h"
-#include "observe/trace.h"
+#include "text.h"
 
 #define RUN_BUDGET 128
 
 void cio__sched_push(cio__runnable *r)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     r->next = NULL;
     if (loop->ready_tail)
         loop->ready_tail->next = r;
@@ -43,11 +44,11 @@ static cio__runnable *ready_pop(cio_loop *loop)
     return r;
 }
 
-bool cio__sched_has_ready(void) { return cio__loop->ready_head != NULL; }
+bool cio__sched_has_ready(void) { return cio__context_loop->ready_head != NULL; }
 
 /* Takes the head of the ready queue while the budget of runs between two
  * looks at the OS lasts; NULL when the loop must take over. */
-static inline cio__runnable *budget_next(cio_loop *loop)
+static inline __attribute__((always_inline)) cio__runnable *budget_next(cio_loop *loop)
 {
     if (!loop->ready_head || loop->runs_budget == 0)
         return NULL;
@@ -58,9 +59,10 @@ static inline cio__runnable *budget_next(cio_loop *loop)
 /* Stack overflow with only a canary to catch it: stop, naming the task. */
 __attribute__((noreturn, cold, noinline)) static void canary_overwritten(cio_task *t)
 {
+    char label[32];
     CIO__PANIC("stack overflow in task '%s' (stack size %zu bytes): the canary below its "
                "stack was overwritten; give it a larger cio_task_opts.stack_size",
-               cio_task_name(t), cio__stack_size(&t->live->stack));
+               cio__task_label(t, label), cio__stack_size(&t->live->stack));
 }
 
 /* Inline: it runs at every switch, and for a guarded stack it is one test. */
@@ -87,7 +89,7 @@ __attribute__((flatten)) static void *task_go_live(cio_task *t, const cio__stack
     live->stack = *stack;
     live->shield_depth = 0;
     live->failing_groups = 0;
-    live->trace_note = 0;
+    live->observer_note = 0;
     t->live = live;
     t->state = CIO__TASK_RUNNING;
     return live;
@@ -99,7 +101,7 @@ static __attribute__((cold, noinline)) bool task_finish_unstarted(cio_loop *loop
                                                                   int result)
 {
     loop->counters.unstarted++;
-    CIO__TRACE(loop, cio__trace_task_unstarted(t, result));
+    CIO__OBSERVE(loop, task_never_ran, t, result);
     cio__task_finish(t, result);
     return false;
 }
@@ -147,15 +149,41 @@ static inline void release_dead(cio_loop *loop)
         cio__task_free(t);
 }
 
-/* The next task that can be switched to directly from a task, or NULL if
- * the loop must run next (batch over, budget spent, or a callback is at the
- * head: callbacks run on the loop's stack, never on a task's). */
-static inline cio_task *next_task_direct(cio_loop *loop)
+/* next_task_direct for a task of an observed loop that keeps direct
+ * switches (CIO_TRACE_DIRECT): the same choice, plus the events of the
+ * switch, emitted here on the suspending task's stack before the jump.
+ * Out of line, so that the unobserved direct path stays as it is. */
+static __attribute__((cold, noinline)) cio_task *next_task_direct_observed(cio_loop *loop,
+                                                                         cio_task *self,
+                                                                         bool dying)
+{
+    if (loop->runs_budget == 0)
+        return NULL;
+    cio_task *t = (cio_task *)loop->ready_head;
+    bool fresh = t->state != CIO__TASK_RUNNING;
+    if (fresh && !t->cancel_requested && !cio__stack_cached(&loop->stacks, t->stack_size))
+        return NULL;
+    budget_next(loop);
+    /* One that finishes unstarted instead: the loop takes the rest. */
+    if (fresh && !task_make_startable(loop, t))
+        return NULL;
+    CIO__OBSERVE(loop, switch, self, dying, t, fresh);
+    return t;
+}
+
+/* The next task that can be switched to directly from `self`, or NULL if
+ * the loop must run next (batch over, budget spent, a callback is at the
+ * head: callbacks run on the loop's stack, never on a task's; or a task of
+ * an observed loop, whose switches pass through the loop). */
+static inline cio_task *next_task_direct(cio_loop *loop, cio_task *self, bool dying)
 {
     for (;;) {
         cio__runnable *head = loop->ready_head;
-        if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
+        if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0) {
+            if (CIO__UNLIKELY(head && head->kind == CIO__RUN_TASK_OBSERVED_DIRECT))
+                return next_task_direct_observed(loop, self, dying);
             return NULL;
+        }
         /* Starting a task may need a fresh chunk of stacks (mmap, malloc):
          * too deep for a suspending task's possibly tiny stack. Only a
          * stack from the hot cache is taken here; otherwise the loop starts
@@ -179,19 +207,20 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
                                                           bool dying)
 {
     check_canary(self);
-    cio_task *next = next_task_direct(loop);
+    cio_task *next = next_task_direct(loop, self, dying);
     loop->current = next;
     /* A task that yields while nothing else is ready is next in line
      * itself: it just goes on. (Switching to itself would load the stack
      * pointer saved at its previous switch, not the current one.) */
     if (next == self)
         return;
-    /* A direct switch is between untraced tasks only (CIO__RUN_TASK_TRACED):
-     * the trace hook is on the way to the loop alone. */
+    /* A direct switch is between unobserved tasks (CIO__RUN_TASK) or has
+     * emitted its events already (CIO__RUN_TASK_OBSERVED_DIRECT): the
+     * events' test is on the way to the loop alone. */
     if (next) {
         cio__ctx_jump(&self->live->ctx, &next->live->ctx, dying);
     } else {
-        CIO__TRACE(loop, cio__trace_switch(loop, self, NULL, dying));
+        CIO__OBSERVE(loop, switch, self, dying, NULL, false);
         cio__ctx_jump(&self->live->ctx, &loop->ctx, dying);
     }
     release_dead(loop);
@@ -205,8 +234,8 @@ static inline __attribute__((always_inline)) void switch_away(cio_loop *loop, ci
 static void hand_stack_to_successor(cio_loop *loop, cio_task *t)
 {
     cio__runnable *head = loop->ready_head;
-    /* Tasks of a traced loop are not CIO__RUN_TASK: a task's end and the
-     * next one's start are then two events, on two stacks (debug mode
+    /* Tasks of an observed loop are not CIO__RUN_TASK: a task's end and
+     * the next one's start are then two events, on two stacks (debug mode
      * paints a fresh one). */
     if (!head || head->kind != CIO__RUN_TASK || loop->runs_budget == 0)
         return;
@@ -227,7 +256,7 @@ static void hand_stack_to_successor(cio_loop *loop, cio_task *t)
 
 void cio__sched_exit_task(cio_task *t)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
 #if CIO__CTX_HAS_RESTART
     hand_stack_to_successor(loop, t);
 #endif
@@ -236,11 +265,11 @@ void cio__sched_exit_task(cio_task *t)
     CIO__PANIC("finished task '%s' was resumed", cio_task_name(t));
 }
 
-void cio__sched_entered(void) { release_dead(cio__loop); }
+void cio__sched_entered(void) { release_dead(cio__context_loop); }
 
 void cio__sched_run_ready(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     loop->runs_budget = RUN_BUDGET;
     cio__runnable *r;
     while ((r = budget_next(loop))) {
@@ -249,10 +278,11 @@ void cio__sched_run_ready(void)
             continue;
         }
         cio_task *t = (cio_task *)r;
-        if (t->state != CIO__TASK_RUNNING && !task_make_startable(loop, t))
+        bool fresh = t->state != CIO__TASK_RUNNING;
+        if (fresh && !task_make_startable(loop, t))
             continue;
         loop->current = t;
-        CIO__TRACE(loop, cio__trace_switch(loop, NULL, t, false));
+        CIO__OBSERVE(loop, switch, NULL, false, t, fresh);
         cio__ctx_jump(&loop->ctx, &t->live->ctx, false);
         loop->current = NULL;
         release_dead(loop);
@@ -266,13 +296,14 @@ void cio__sched_run_ready(void)
 
 int cio__sched_checkpoint(void)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop ? loop->current : NULL;
     if (!t)
         return -EPERM;
     if (t->cancel_requested && t->live->shield_depth == 0)
         return -ECANCELED;
-    if (CIO__UNLIKELY(t->live->deadline != INT64_MAX) && t->live->deadline <= cio__clock_ns())
+    if (CIO__UNLIKELY(t->live->deadline != INT64_MAX) &&
+        t->live->deadline <= cio__context_clock_ns())
         return -ETIMEDOUT;
     return 0;
 }
@@ -284,10 +315,10 @@ static void end_wait_early(cio__waiter *w)
         w->unlink(w);
 }
 
-const char *cio__wait_kind_name(cio__wait_kind kind)
+const char *cio__sched_wait_kind_name(cio__wait_kind kind)
 {
     switch (kind) {
-#define CIO__WAIT_KIND_NAME(name, text)                                                            \
+#define CIO__WAIT_KIND_NAME(name, text, counts)                                                    \
     case CIO__WAIT_##name:                                                                         \
         return text;
         CIO__WAIT_KINDS(CIO__WAIT_KIND_NAME)
@@ -296,25 +327,105 @@ const char *cio__wait_kind_name(cio__wait_kind kind)
     return "something unknown";
 }
 
+int64_t cio__sched_wait_what(const cio__waiter *w)
+{
+    switch (w->kind) {
+    case CIO__WAIT_TASK:
+        return (int64_t)((const cio_task *)w->object)->id;
+    case CIO__WAIT_SLEEP:
+        return w->own_deadline;
+    default:
+        return (int64_t)(intptr_t)w->object;
+    }
+}
+
+/* Milliseconds since origin, from ns. */
+static void put_ms(cio__text *s, int64_t ns, int64_t origin_ns)
+{
+    cio__text_milli(s, (ns - origin_ns) / 1000, 0);
+    cio__text_str(s, " ms");
+}
+
+void cio__sched_put_wait_what(cio__text *s, cio__wait_kind kind, int64_t what, int64_t origin_ns)
+{
+    switch (kind) {
+    case CIO__WAIT_READABLE:
+    case CIO__WAIT_WRITABLE:
+        cio__text_str(s, "fd ");
+        cio__text_i64(s, what);
+        cio__text_str(s, kind == CIO__WAIT_READABLE ? " readable" : " writable");
+        break;
+    case CIO__WAIT_IO:
+        /* A completion backend's operation: the kernel does it, the task
+         * waits for its end. */
+        cio__text_str(s, "fd ");
+        cio__text_i64(s, what);
+        cio__text_str(s, " (an operation in the kernel's hands)");
+        break;
+    case CIO__WAIT_SLEEP:
+        cio__text_str(s, "timer due at ");
+        put_ms(s, what, origin_ns);
+        break;
+    case CIO__WAIT_YIELD:
+        cio__text_str(s, "its turn (it yielded)");
+        break;
+    case CIO__WAIT_TASK:
+        cio__text_str(s, "task#");
+        cio__text_i64(s, what);
+        cio__text_str(s, " to finish");
+        break;
+    case CIO__WAIT_THREAD:
+    case CIO__WAIT_GROUP:
+        cio__text_str(s, cio__sched_wait_kind_name(kind));
+        break;
+    default:
+        cio__text_str(s, cio__sched_wait_kind_name(kind));
+        cio__text_str(s, " (");
+        cio__text_hex(s, (uintptr_t)what);
+        cio__text_char(s, ')');
+        break;
+    }
+}
+
+void cio__sched_put_wait(cio__text *s, const cio__waiter *w, int64_t origin_ns)
+{
+    if (!w) {
+        cio__sched_put_wait_what(s, CIO__WAIT_YIELD, 0, origin_ns);
+        return;
+    }
+    cio__sched_put_wait_what(s, w->kind, cio__sched_wait_what(w), origin_ns);
+    if (w->scope_deadline != INT64_MAX && w->kind != CIO__WAIT_SLEEP) {
+        cio__text_str(s, ", timeout at ");
+        put_ms(s, w->scope_deadline, origin_ns);
+    }
+}
+
 /* A wait's timer: the earlier of its own deadline (a sleep, which ends
  * normally) and the scopes' (a timeout). */
 static void wait_timer_fired(void *arg)
 {
     cio__waiter *w = arg;
     w->timer = 0;
-    /* Woken by its object already, and not yet run (cio__wait cancels the
+    /* Woken by its object already, and not yet run (cio__sched_wait cancels the
      * timer once it runs): the wait has ended, and calling the unlink hook
      * again would undo what the waker did. */
     if (w->task->live->waiter != w)
         return;
     int result = w->own_deadline < w->scope_deadline ? 0 : -ETIMEDOUT;
     end_wait_early(w);
-    cio__wake(w, result);
+    cio__sched_wake(w, result);
 }
 
-int cio__wait(cio__waiter *w)
+/* What a wait of each kind counts while parked (CIO__WAIT_KINDS). */
+static const uint8_t wait_counts[] = {
+#define CIO__WAIT_KIND_COUNTS(name, text, counts) counts,
+    CIO__WAIT_KINDS(CIO__WAIT_KIND_COUNTS)
+#undef CIO__WAIT_KIND_COUNTS
+};
+
+int cio__sched_wait(cio__waiter *w)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = w->task;
     if (w->cancellable) {
         int err = cio__checkpoint();
@@ -326,16 +437,23 @@ int cio__wait(cio__waiter *w)
     }
     int64_t first = CIO__MIN(w->own_deadline, w->scope_deadline);
     if (first != INT64_MAX) {
-        w->timer = cio__timer_start(first, wait_timer_fired, w);
+        w->timer = cio__callback_timer_start(first, wait_timer_fired, w);
         if (!w->timer) {
             end_wait_early(w);
             return -ENOMEM;
         }
     }
+    /* Counted only while parked, without a branch: the deadlock check reads
+     * wake_sources, the loop fd_waiters. */
+    unsigned counts = wait_counts[w->kind];
+    loop->wake_sources += counts & CIO__COUNT_OS;
+    loop->fd_waiters += (counts & CIO__COUNT_FD) >> 1;
     t->live->waiter = w;
     switch_away(loop, t, false);
+    loop->wake_sources -= counts & CIO__COUNT_OS;
+    loop->fd_waiters -= (counts & CIO__COUNT_FD) >> 1;
     if (w->timer) {
-        cio__handle_cancel(w->timer);
+        cio__callback_cancel(w->timer);
         w->timer = 0;
     }
     /* Cancelled after a timeout woke it but before it ran again: both
@@ -346,14 +464,15 @@ int cio__wait(cio__waiter *w)
     return w->result;
 }
 
-void cio__wake(cio__waiter *w, int result)
+void cio__sched_wake(cio__waiter *w, int result)
 {
     cio_task *t = w->task;
     if (t->live->waiter != w)
         return;
+    /* Before the waiter is cleared: an observer may read what it was. */
+    CIO__OBSERVE(cio__context_loop, task_woken, w, result);
     t->live->waiter = NULL;
     w->result = result;
-    CIO__TRACE(cio__loop, cio__trace_wake(w, result));
     cio__sched_push(&t->run);
 }
 
@@ -362,7 +481,7 @@ int cio_yield(void)
     int err = cio__checkpoint();
     if (err)
         return err;
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio_task *t = loop->current;
     cio__sched_push(&t->run);
     switch_away(loop, t, false);
@@ -376,7 +495,7 @@ int cio_yield(void)
 int cio_sleep(double seconds)
 {
     if (isnan(seconds) || seconds < 0)
-        return cio__loop && cio__loop->current ? -EINVAL : -EPERM;
+        return cio__context_loop && cio__context_loop->current ? -EINVAL : -EPERM;
     if (seconds == 0)
         return cio_yield();
     int err = cio__sched_checkpoint();
@@ -385,7 +504,7 @@ int cio_sleep(double seconds)
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_SLEEP, NULL, NULL);
     w.own_deadline = cio__deadline_after(seconds);
-    return cio__wait(&w);
+    return cio__sched_wait(&w);
 }
 
 /* Ends t's current wait with -ECANCELED, if it is parked in one that a
@@ -397,7 +516,7 @@ static void interrupt_wait(cio_task *t)
     cio__waiter *w = t->live->waiter;
     if (w && w->cancellable && t->live->shield_depth == 0) {
         end_wait_early(w);
-        cio__wake(w, -ECANCELED);
+        cio__sched_wake(w, -ECANCELED);
     }
 }
 

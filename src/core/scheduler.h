@@ -1,8 +1,35 @@
 /* scheduler.h — tasks, the ready queue and the one wait primitive.
  *
- * Every suspending call in the library parks its task through cio__wait and
- * is woken through cio__wake (scheduler.c): that is where cancellation,
+ * Every suspending call in the library parks its task through cio__sched_wait and
+ * is woken through cio__sched_wake (scheduler.c): that is where cancellation,
  * timeouts, and the choice of what runs next are handled, once.
+ *
+ * How a task leaves and gets the CPU (scheduler.c):
+ *
+ *   path            from -> to          when                         events
+ *   direct switch   task -> task        switch_away: the head of the  none (CIO__RUN_TASK), or
+ *                   (cio__ctx_jump)     ready queue is a task, the    emitted first on the
+ *                                       budget lasts, and a new one   out-of-line path
+ *                                       gets a cached stack           (..._OBSERVED_DIRECT)
+ *   via the loop    task -> loop ->     anything else: a callback at  on the way to the loop
+ *                   task                the head, budget spent, a     (switch_away) and back
+ *                                       stack to map, an observed     (cio__sched_run_ready)
+ *                                       loop (CIO__RUN_TASK_OBSERVED)
+ *   stack hand-off  dying task -> new   the finishing task's next     none: only between
+ *                   task on the same    in line is new, unobserved,   CIO__RUN_TASK tasks
+ *                   stack               wants the same stack size
+ *                   (cio__ctx_restart)
+ *   finish          dying task -> any   cio__sched_exit_task: after   task_finished
+ *                                       a failed hand-off, a switch
+ *                                       like the others, with dying
+ *
+ * The invariant of a dead task's stack: a finished task's stack is never
+ * given back while execution is on it. cio__sched_exit_task records the
+ * task in loop->dead and switches away; whoever lands next — the loop
+ * after its jump, a resumed task after switch_away, a new task in
+ * cio__sched_entered — calls release_dead before anything else, and that
+ * is the only place a started task's stack is freed (the hand-off gives it
+ * to the successor instead, and never frees it).
  */
 #ifndef CIO_SCHED_H
 #define CIO_SCHED_H
@@ -21,44 +48,61 @@ typedef struct cio__runnable {
     uint8_t kind;
 } cio__runnable;
 
-/* CIO__RUN_TASK_TRACED: a task of a traced loop (trace.c marks it when it
- * is created). It is never switched to directly from another task, nor
- * handed a stack, so every switch in a traced loop passes through the
- * loop, where the trace hooks are, and the direct path carries none. */
-enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2, CIO__RUN_TASK_TRACED = 3 };
+/* CIO__RUN_TASK_OBSERVED: a task of an observed loop (core/observe.c
+ * marks it when it is created, or when the observer comes). It is never
+ * switched to directly from another task, nor handed a stack, so every
+ * switch in an observed loop passes through the loop, where the events
+ * are emitted, and the direct path carries no test.
+ * CIO__RUN_TASK_OBSERVED_DIRECT: the same with CIO_TRACE_DIRECT=1: it is
+ * switched to directly, through an out-of-line path that emits the
+ * switch's events first (never handed a stack either). */
+enum {
+    CIO__RUN_TASK = 1,
+    CIO__RUN_CALLBACK = 2,
+    CIO__RUN_TASK_OBSERVED = 3,
+    CIO__RUN_TASK_OBSERVED_DIRECT = 4,
+};
 
 /* What a parked task waits on, and how traces, dumps and the deadlock
- * report name it: X(NAME, description). An X-macro, so that the enum and the
- * names cannot drift apart. The comment beside each says what the waiter's
- * object is. */
+ * report name it: X(NAME, description, counts). An X-macro, so that the
+ * enum, the names and the counts cannot drift apart. The comment beside
+ * each says what the waiter's object is. `counts` is what cio__sched_wait keeps
+ * for the deadlock check and the loop while a task is parked so:
+ * CIO__COUNT_OS, the OS or another thread will end the wait
+ * (loop->wake_sources), and CIO__COUNT_FD, the loop must ask the OS even
+ * with work ready (loop->fd_waiters). A new kind of wait that only the OS
+ * or another thread can end must say so here, or cio_run will call its
+ * tasks deadlocked. */
 #define CIO__WAIT_KINDS(X)                                                                         \
-    X(YIELD, "nothing (it yielded)")     /* NULL: it is ready again */                             \
-    X(SLEEP, "a sleep")                  /* NULL: its own timer */                                 \
-    X(READABLE, "a readable descriptor") /* the fd, as intptr_t */                                 \
-    X(WRITABLE, "a writable descriptor") /* the fd, as intptr_t */                                 \
-    X(TASK, "a task")                    /* the awaited task (or the first of several) */          \
-    X(THREAD, "a thread-pool job")       /* the job */                                             \
-    X(IO, "an I/O operation")            /* the fd, as intptr_t (-1: none, an open) */             \
-    X(EVENT, "an event")                 /* the cio_event */                                       \
-    X(LOCK, "a lock")                    /* the cio_lock */                                        \
-    X(COND, "a condition")               /* the cio_cond */                                        \
-    X(SEM, "a semaphore")                /* the cio_sem */                                         \
-    X(BARRIER, "a barrier")              /* the cio_barrier */                                     \
-    X(QUEUE_GET, "a queue (get)")        /* the cio_queue */                                       \
-    X(QUEUE_PUT, "a queue (put)")        /* the cio_queue */                                       \
-    X(QUEUE_JOIN, "a queue (join)")      /* the cio_queue */                                       \
-    X(FUTURE, "a future")                /* the cio_future */                                      \
-    X(GROUP, "a task group's children")  /* the cio_taskgroup */                                   \
-    X(TRANSFER, "an HTTP transfer")      /* the CURL easy handle (curl.c) */
+    X(YIELD, "nothing (it yielded)", 0)                   /* NULL: it is ready again */            \
+    X(SLEEP, "a sleep", 0)                                /* NULL: its own timer */                \
+    X(READABLE, "a readable descriptor", CIO__COUNT_FDS)  /* the fd, as intptr_t */                \
+    X(WRITABLE, "a writable descriptor", CIO__COUNT_FDS)  /* the fd, as intptr_t */                \
+    X(TASK, "a task", 0)                   /* the awaited task (or the first of several) */        \
+    X(THREAD, "a thread-pool job", CIO__COUNT_OS)         /* the job */                            \
+    X(IO, "an I/O operation", CIO__COUNT_FDS) /* the fd, as intptr_t (-1: none, an open) */        \
+    X(EVENT, "an event", 0)                               /* the cio_event */                      \
+    X(LOCK, "a lock", 0)                                  /* the cio_lock */                       \
+    X(COND, "a condition", 0)                             /* the cio_cond */                       \
+    X(SEM, "a semaphore", 0)                              /* the cio_sem */                        \
+    X(BARRIER, "a barrier", 0)                            /* the cio_barrier */                    \
+    X(QUEUE_GET, "a queue (get)", 0)                      /* the cio_queue */                      \
+    X(QUEUE_PUT, "a queue (put)", 0)                      /* the cio_queue */                      \
+    X(QUEUE_JOIN, "a queue (join)", 0)                    /* the cio_queue */                      \
+    X(FUTURE, "a future", 0)                              /* the cio_future */                     \
+    X(GROUP, "a task group's children", 0)                /* the cio_taskgroup */                  \
+    X(TRANSFER, "an HTTP transfer", CIO__COUNT_OS)  /* the CURL easy handle (curl.c) */
+
+enum { CIO__COUNT_OS = 1, CIO__COUNT_FD = 2, CIO__COUNT_FDS = CIO__COUNT_OS | CIO__COUNT_FD };
 
 typedef enum cio__wait_kind {
-#define CIO__WAIT_KIND_ENUM(name, text) CIO__WAIT_##name,
+#define CIO__WAIT_KIND_ENUM(name, text, counts) CIO__WAIT_##name,
     CIO__WAIT_KINDS(CIO__WAIT_KIND_ENUM)
 #undef CIO__WAIT_KIND_ENUM
 } cio__wait_kind;
 
-/* "a lock", "a readable descriptor"...: for dumps and reports. */
-const char *cio__wait_kind_name(cio__wait_kind kind);
+/* "a lock", "a readable descriptor"...: the kind alone, for observers. */
+const char *cio__sched_wait_kind_name(cio__wait_kind kind);
 
 /* Why a task's suspending calls return -ECANCELED (cio_task.cancel_requested
  * is a set of these). CANCEL_TASK is cio_cancel, and stays. CANCEL_GROUP is
@@ -84,7 +128,7 @@ struct cio__waiter {
      * the object: must take the waiter off the object's queue. NULL: the
      * object keeps no reference. */
     void (*unlink)(cio__waiter *w);
-    /* Set by whoever wakes the task: what cio__wait returns. */
+    /* Set by whoever wakes the task: what cio__sched_wait returns. */
     int result;
     /* False for waits that must not be interrupted (waiting for a cancelled
      * child or a thread-pool job to really finish). */
@@ -128,10 +172,10 @@ typedef struct cio__task_live {
     /* How many task groups this task created are failing and not yet
      * waited: CIO__CANCEL_GROUP is set while > 0 (scheduler.c). */
     uint16_t failing_groups;
-    /* While tracing (trace.c): the index of the note that carries the
-     * task's last suspension to its resumption (0: none; the task has not
-     * run yet). */
-    uint32_t trace_note;
+    /* A word the loop's observers keep for the task (observe/trace.c: the
+     * index of the note that carries its last suspension to its
+     * resumption). Zeroed when the task starts; the core never reads it. */
+    uint32_t observer_note;
 } cio__task_live;
 
 struct cio_task {
@@ -172,11 +216,12 @@ struct cio_task {
     };
     /* Its return value, once done. */
     int result;
-    /* While the loop traces or debugs (trace.c): the low 32 bits of the id
-     * of the task that created this one (0: made by cio_run or a
-     * callback), for the task tree of cio_dump_tasks (dump.c). In what
-     * would be padding: the struct stays 64 bytes. Set only then, so that
-     * creating a task costs no extra store otherwise. */
+    /* While the loop is observed (core/observe.c): the low 32 bits of the
+     * id of the task that created this one (0: made by cio_run or a
+     * callback, or before the loop was observed), for the task tree of
+     * cio_dump_tasks (dump.c). In what would be padding: the struct stays
+     * 64 bytes. Set only then, so that creating a task costs no extra
+     * store otherwise. */
     uint32_t creator;
     /* The waiter of the task that awaits this one (cio_await, cio_gather,
      * cio_wait_any), woken when this task finishes; for a task group's
@@ -189,18 +234,34 @@ struct cio_task {
     char *name;
 };
 
-/* Parks the current task until cio__wake(w, ...), a cancellation (if
+/* Parks the current task until cio__sched_wake(w, ...), a cancellation (if
  * w->cancellable and no shield is open), the scopes' deadline, or
  * w->own_deadline (ns; then the wait returns 0). Before parking it
  * checks cancellation and deadline, and returns at once if either already
  * holds; in every early or interrupted return w->unlink has been called.
  * The caller fills task, kind, object, unlink and cancellable (use
  * cio__waiter_init). Returns w->result, -ECANCELED or -ETIMEDOUT. */
-CIO__COMPONENT int cio__wait(cio__waiter *w);
+CIO__COMPONENT int cio__sched_wait(cio__waiter *w);
 
 /* Makes w's task ready with `result`, unless it was already woken. Does not
  * call w->unlink: the waker has taken w off its queue itself. */
-CIO__COMPONENT void cio__wake(cio__waiter *w, int result);
+CIO__COMPONENT void cio__sched_wake(cio__waiter *w, int result);
+
+struct cio__text;
+/* The one description of what a task waits on, used by the trace, the task
+ * dump, the deadlock report and debug mode (through the dump). A wait is
+ * its kind and one number, `what` (cio__sched_wait_what: the fd, the
+ * awaited task's id, a sleep's deadline, or the object's address), so that
+ * the trace can keep it past the wait. Written as "fd 5 readable", "timer
+ * due at 12.345 ms", "task#3 to finish", "its turn (it yielded)", "a lock
+ * (0x...)"...; times in ms since origin_ns (the loop's start). With text.h:
+ * no allocation, no stdio (trace hooks run on small stacks). */
+int64_t cio__sched_wait_what(const cio__waiter *w);
+void cio__sched_put_wait_what(struct cio__text *s, cio__wait_kind kind, int64_t what,
+                              int64_t origin_ns);
+/* The same for a live waiter (NULL: a yield), followed by ", timeout at T
+ * ms" when a timeout scope's deadline applies. */
+void cio__sched_put_wait(struct cio__text *s, const cio__waiter *w, int64_t origin_ns);
 
 
 /* The check every suspending call makes first: -EPERM outside a task,
@@ -234,38 +295,5 @@ void cio__sched_entered(void);
 /* The end of a task: switches away from it for good. Its stack is released
  * once execution has left it. */
 __attribute__((noreturn)) void cio__sched_exit_task(struct cio_task *t);
-
-/* Task life cycle, in task.c, used by the scheduler. */
-void cio__task_finish(struct cio_task *t, int result);
-void cio__task_free(struct cio_task *t);
-/* The body of every task, run on its own stack. */
-void cio__task_entry(void *task);
-/* Waits until t is done: 0, or the error that interrupted a cancellable
- * wait (t then runs on). */
-int cio__task_wait_done(struct cio_task *t, bool cancellable);
-/* Cancels t and waits, uncancellably, until it has finished. */
-int cio__task_stop(struct cio_task *t);
-/* The argument checks of every call that awaits a task: -EINVAL, -EPERM,
- * -EDEADLK, -EBUSY, or 0. Aborts on a released handle, naming fn. */
-int cio__task_check_awaitable(struct cio_task *t, const char *fn);
-/* Aborts, naming fn, if t was already released (awaited, gathered or
- * detached) and its struct not yet reused. */
-void cio__task_check_handle(const struct cio_task *t, const char *fn);
-/* Calls fn(t, arg) on every task struct handed out and not yet freed (the
- * deadlock report and the task dump walk them). */
-void cio__task_for_each(struct cio_loop *loop, void (*fn)(struct cio_task *t, void *arg),
-                        void *arg);
-/* Cancels every task that has not finished (cio_run's shutdown). */
-void cio__task_cancel_all(struct cio_loop *loop);
-/* Frees every task struct still allocated, then the blocks they came in
- * (loop close). */
-void cio__task_blocks_free(struct cio_loop *loop);
-
-/* In group.c, used by task.c: a child of a task group finished. A group
- * child's awaiter is the group's own waiter (kind CIO__WAIT_GROUP), which
- * is how cio__task_finish tells a child from an awaited task. */
-void cio__group_child_done(cio__waiter *group_waiter, struct cio_task *child);
-/* In group.c, for the task dump: the task that made the group. */
-struct cio_task *cio__group_parent(const cio_taskgroup *g);
 
 #endif

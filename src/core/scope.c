@@ -68,7 +68,7 @@ int cio_timeout_exit(cio_timeout *tm)
     scope_leave(tm, tm->task, tm->outer_deadline_ns, tm->outer, "cio_timeout_exit");
     if (tm->error)
         return tm->error;
-    return cio__clock_ns() >= cio__seconds_to_ns(tm->deadline) ? -ETIMEDOUT : 0;
+    return cio__context_clock_ns() >= cio__seconds_to_ns(tm->deadline) ? -ETIMEDOUT : 0;
 }
 
 void cio_shield_enter(cio_shield *sh)

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/observe.h"
+#include "core/group.h"
 #include "loop.h"
-#include "observe/trace.h"
+#include "text.h"
 
 /* Task structs come from 2 MiB blocks, handed out by a bump pointer and
  * recycled through a LIFO free list. A new block is populated in one
@@ -79,7 +81,7 @@ void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t, void *arg), void
 
 void cio__task_free(cio_task *t)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     free(t->name);
     t->name = NULL;
     t->state = TASK_FREED;
@@ -124,7 +126,7 @@ void cio__task_check_handle(const cio_task *t, const char *fn)
 
 cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     if (!loop) {
         errno = EPERM;
         return NULL;
@@ -162,7 +164,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     t->cancel_requested = loop->closing ? CIO__CANCEL_TASK : 0;
     loop->live_tasks++;
     loop->pending_tasks++;
-    CIO__TRACE(loop, cio__trace_task_created(t));
+    CIO__OBSERVE(loop, task_created, t, loop->current);
     cio__sched_push(&t->run);
     return t;
 }
@@ -173,9 +175,19 @@ _Static_assert(sizeof(cio_task) <= 64 || sizeof(void *) != 8,
 
 cio_task *cio_create_task(cio_fn fn, void *arg) { return cio_create_task_opts(fn, arg, NULL); }
 
+const char *cio__task_label(const cio_task *t, char buf[32])
+{
+    if (t->name)
+        return t->name;
+    cio__text s = cio__text_on(buf, 32);
+    cio__text_str(&s, "task-");
+    cio__text_u64(&s, t->id);
+    return cio__text_end(&s);
+}
+
 void cio__task_finish(cio_task *t, int result)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     bool started = t->state == CIO__TASK_RUNNING;
     if (CIO__UNLIKELY(started && t->live->scope != NULL))
         CIO__PANIC("task '%s' returned with a cio_timeout or cio_shield still entered",
@@ -192,7 +204,7 @@ void cio__task_finish(cio_task *t, int result)
         if (w->kind == CIO__WAIT_GROUP)
             cio__group_child_done(w, t);
         else
-            cio__wake(w, result);
+            cio__sched_wake(w, result);
     }
     /* A detached task that never got a stack can go now; one with a stack
      * goes once execution has left that stack (scheduler.c). */
@@ -227,7 +239,7 @@ int cio__task_wait_done(cio_task *t, bool cancellable)
     cio__waiter_init(&w, CIO__WAIT_TASK, t, unlink_awaiter);
     w.cancellable = cancellable;
     t->awaiter = &w;
-    int err = cio__wait(&w);
+    int err = cio__sched_wait(&w);
     if (t->state == CIO__TASK_DONE)
         return 0;
     CIO__ASSERT(err != 0);
@@ -245,7 +257,7 @@ int cio__task_check_awaitable(cio_task *t, const char *fn)
     if (!t)
         return -EINVAL;
     cio__task_check_handle(t, fn);
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     if (!loop || !loop->current)
         return -EPERM;
     if (t == loop->current)
@@ -305,7 +317,7 @@ bool cio_task_done(const cio_task *t)
     return t->state == CIO__TASK_DONE;
 }
 
-cio_task *cio_current_task(void) { return cio__loop ? cio__loop->current : NULL; }
+cio_task *cio_current_task(void) { return cio__context_loop ? cio__context_loop->current : NULL; }
 
 size_t cio_task_stack_size(const cio_task *t)
 {

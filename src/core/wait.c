@@ -79,7 +79,7 @@ int cio_wait_any(cio_task **tasks, size_t n, double timeout)
     cio__waiter_init(&w, CIO__WAIT_TASK, tasks[0], NULL);
     for (size_t i = 0; i < n; i++)
         tasks[i]->awaiter = &w;
-    int err = cio__wait(&w);
+    int err = cio__sched_wait(&w);
     /* Whichever task woke us cleared its own link; clear the others. */
     for (size_t i = 0; i < n; i++) {
         if (tasks[i]->awaiter == &w)

@@ -11,6 +11,7 @@
 #define CIO_BACKEND_H
 
 #include "internal.h"
+#include "core/scheduler.h"
 
 #include <sys/socket.h>
 
@@ -59,6 +60,23 @@ typedef struct cio__op {
     socklen_t *peerlen;
 } cio__op;
 
+/* One operation of one task in a completion backend's hands, on that
+ * task's stack (a backend's own record of it embeds this). The I/O layer
+ * owns what a completion means to the task (cio__backend_complete); the
+ * backend only submits it and says when it completed. */
+typedef struct cio__completion {
+    /* The task's wait (kind CIO__WAIT_IO, on op->fd). */
+    cio__waiter w;
+    /* Links into the backend's requests of its descriptor while in flight
+     * (initialised empty: a completion without a descriptor). */
+    cio__list fd_node;
+    /* The operation's result, once done. */
+    int res;
+    bool done;
+    /* cio_close closed the descriptor meanwhile: the result is -EBADF. */
+    bool closed;
+} cio__completion;
+
 typedef struct cio__backend_ops {
     const char *name;
     /* Sets loop->backend_data. Returns 0 or -errno (the kernel refuses). */
@@ -72,12 +90,11 @@ typedef struct cio__backend_ops {
     int (*poll)(struct cio_loop *loop, int64_t timeout_ns);
     /* Optional (completion backends): runs op for the current task, parked
      * until the kernel has completed it, and returns its result (>= 0) or
-     * -errno. st is op->fd's state (NULL for OPENAT). An interrupted wait
-     * (cancellation, timeout) cancels the operation and still waits,
-     * uncancellably, until the kernel lets go of op's buffers; it then
-     * returns -ECANCELED / -ETIMEDOUT, or the operation's own result if it
-     * completed anyway (I/O that happened is not hidden). -EBADF if fd was
-     * closed (cio_close) meanwhile. The caller has made its checkpoint. */
+     * -errno. st is op->fd's state (NULL for OPENAT). The backend submits
+     * and says when the operation completed; the wait, its cancellation
+     * and what the task is told are cio__backend_complete's (below): an
+     * interrupted wait cancels the operation and still waits until the
+     * kernel lets go of op's buffers. The caller has made its checkpoint. */
     ssize_t (*submit)(struct cio_loop *loop, struct cio__fd_state *st, const cio__op *op);
     /* Optional: cio_close is closing fd: end the backend's own requests on
      * it (their waiters get -EBADF once the kernel has let go of them). */
@@ -105,9 +122,23 @@ typedef struct cio__backend_ops {
     const char *refusal_hint;
 } cio__backend_ops;
 
-extern const cio__backend_ops cio__backend_io_uring;
-extern const cio__backend_ops cio__backend_epoll;
-extern const cio__backend_ops cio__backend_poll;
+/* Readies c for op (before the backend submits it): a cancellable wait on
+ * op->fd, not done. */
+void cio__backend_completion_init(cio__completion *c, const cio__op *op);
+/* The wait, cancellation and settling of a completion, once for every
+ * completion backend: parks until the kernel completes c (which the
+ * backend has submitted); a wait that ends early (cancellation, timeout)
+ * calls cancel(loop, c) and waits again, uncancellably, since the kernel
+ * may write into a buffer on the task's stack until then. Then settles:
+ * -EBADF if cio_close took the descriptor (a descriptor made meanwhile is
+ * closed, not leaked); the operation's own result if it completed, even
+ * after an interruption (I/O that happened is not hidden: the
+ * cancellation shows at the next suspending call); otherwise the wait's
+ * -ECANCELED / -ETIMEDOUT. */
+ssize_t cio__backend_complete(struct cio_loop *loop, cio__completion *c, const cio__op *op,
+                              void (*cancel)(struct cio_loop *loop, cio__completion *c));
+/* The backend's side: c's operation completed with res; wakes its task. */
+void cio__backend_completed(cio__completion *c, int res);
 
 /* Opens the backend named by CIO_BACKEND, or the first that works. */
 int cio__backend_open(struct cio_loop *loop);

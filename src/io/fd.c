@@ -17,8 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/observe.h"
 #include "loop.h"
-#include "observe/trace.h"
+
+/* The public event bits of cio_observer.fd_reported are the backends' own. */
+_Static_assert((int)CIO_OBSERVE_READABLE == (int)CIO__EV_READ &&
+                   (int)CIO_OBSERVE_WRITABLE == (int)CIO__EV_WRITE &&
+                   (int)CIO_OBSERVE_ERROR == (int)CIO__EV_ERROR,
+               "cio_observer's event bits differ from CIO__EV_*");
 
 void cio__fd_table_init(cio__fd_table *tab)
 {
@@ -63,7 +69,7 @@ static cio__fd_state *state_at(cio__fd_table *tab, int fd, bool create)
 
 cio__fd_state *cio__fd_peek(int fd)
 {
-    return fd < 0 ? NULL : state_at(&cio__loop->fds, fd, false);
+    return fd < 0 ? NULL : state_at(&cio__context_loop->fds, fd, false);
 }
 
 cio__fd_state *cio__fd_get_for_wait(int fd, int *err)
@@ -72,7 +78,7 @@ cio__fd_state *cio__fd_get_for_wait(int fd, int *err)
         *err = -EBADF;
         return NULL;
     }
-    cio__fd_state *st = state_at(&cio__loop->fds, fd, true);
+    cio__fd_state *st = state_at(&cio__context_loop->fds, fd, true);
     if (!st) {
         *err = -ENOMEM;
         return NULL;
@@ -125,7 +131,7 @@ cio__fd_state *cio__fd_get_checked(int fd, int *err)
 {
     cio__fd_state *st = cio__fd_get_for_wait(fd, err);
     if (st && changed_behind(fd, st)) {
-        forget_fd(cio__loop, fd);
+        forget_fd(cio__context_loop, fd);
         st = cio__fd_get_for_wait(fd, err);
     }
     return st;
@@ -160,7 +166,7 @@ static void unlink_fd_waiter(cio__waiter *w) { cio__list_remove(&w->node); }
 
 int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     int err = set_watched(loop, fd, st, st->watched | ev);
     if (err)
         return err;
@@ -168,20 +174,15 @@ int cio__fd_wait(int fd, cio__fd_state *st, unsigned ev)
     cio__waiter_init(&w, ev == CIO__EV_READ ? CIO__WAIT_READABLE : CIO__WAIT_WRITABLE,
                      (void *)(intptr_t)fd, unlink_fd_waiter);
     cio__list_push_back(ev == CIO__EV_READ ? &st->readers : &st->writers, &w.node);
-    /* The OS may end this wait: the loop is not deadlocked meanwhile. */
-    loop->wake_sources++;
-    loop->fd_waiters++;
-    err = cio__wait(&w);
-    loop->fd_waiters--;
-    loop->wake_sources--;
-    return err;
+    /* The OS may end this wait: cio__sched_wait counts it (CIO__COUNT_FDS). */
+    return cio__sched_wait(&w);
 }
 
 static void wake_all(cio__list *waiters, int result)
 {
     cio__list *n;
     while ((n = cio__list_pop_front(waiters)))
-        cio__wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
+        cio__sched_wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
 }
 
 /* Runs a watch's callback with what was reported since its last run. */
@@ -197,7 +198,7 @@ static void deliver_watch(void *arg)
      * watch again for what the owner still wants, now that it has acted on
      * the report (before, a socket that stays writable would report again
      * at once, for ever). */
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__fd_state *st = state_at(&loop->fds, fd, false);
     if (st && st->watch && (st->watch->events & ~st->watched))
         (void)set_watched(loop, fd, st, st->watched | st->watch->events);
@@ -223,11 +224,11 @@ static unsigned report_to_watch(cio__fd_state *st, unsigned events)
 
 void cio__fd_ready(int fd, unsigned events)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__fd_state *st = state_at(&loop->fds, fd, false);
-    CIO__TRACE(loop, cio__trace_fd_ready(loop, fd, events, st));
+    CIO__OBSERVE(loop, fd_reported, fd, events);
     if (fd == loop->posted.wake_fd) {
-        cio__posted_drain_wakeup();
+        cio__callback_drain_wakeup();
         return;
     }
     if (!st)
@@ -279,7 +280,7 @@ static void drop_watch(cio_loop *loop, cio__fd_state *st)
 {
     cio__fd_watch *w = st->watch;
     if (w->delivery)
-        cio__handle_cancel(w->delivery);
+        cio__callback_cancel(w->delivery);
     w->delivery = 0;
     w->reported = 0;
     if (w->events)
@@ -290,7 +291,7 @@ static void drop_watch(cio_loop *loop, cio__fd_state *st)
 
 int cio__fd_watch_set(cio__fd_watch *w, int fd, unsigned events)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     int err;
     if (!events) {
         /* The backend stops watching lazily, at the next report. */
@@ -345,17 +346,17 @@ static void forget_fd(cio_loop *loop, int fd)
 
 void cio__fd_forget(int fd)
 {
-    if (cio__loop && fd >= 0)
-        forget_fd(cio__loop, fd);
+    if (cio__context_loop && fd >= 0)
+        forget_fd(cio__context_loop, fd);
 }
 
 int cio_fd_forget(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    if (!cio__loop)
+    if (!cio__context_loop)
         return -EPERM;
-    forget_fd(cio__loop, fd);
+    forget_fd(cio__context_loop, fd);
     return 0;
 }
 
@@ -363,7 +364,7 @@ int cio_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__fd_state *st = loop ? cio__fd_peek(fd) : NULL;
     /* Closed already, its close(2) left to the backend. */
     if (st && st->closing)

@@ -124,16 +124,4 @@ void cio__fd_ready(int fd, unsigned events);
  * the next wait arms it again. */
 void cio__fd_disarmed(int fd);
 
-/* fdio.c: takes the SIGPIPE that a write meeting EPIPE raised (blocked on
- * the loop's thread) off the thread's pending set. For every write(2) to a
- * pipe or socket made outside cio_write (stream.c's non-suspending one). */
-CIO__COMPONENT void cio__fdio_consume_sigpipe(void);
-
-/* fdio.c: fd is about to be read by code outside cio (OpenSSL reads the
- * socket itself after a STARTTLS): the bytes a completion backend received
- * ahead, which the descriptor no longer holds, are handed over in *data
- * (malloc'd, *len bytes; NULL and 0 if none), and nothing more is received
- * ahead. Suspends while the backend stops. Returns 0 or -errno. */
-CIO__COMPONENT int cio__fdio_take_input(int fd, char **data, size_t *len);
-
 #endif

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/fdio.h"
 #include "loop.h"
 #include "io/threadpool.h"
 
@@ -60,7 +61,7 @@ int cio__fdio_take_input(int fd, char **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__fd_state *st = loop ? cio__fd_peek(fd) : NULL;
     if (!st || !loop->backend->release_input)
         return 0;
@@ -70,7 +71,7 @@ int cio__fdio_take_input(int fd, char **data, size_t *len)
 /* ---------------------------------------------- completion backends */
 
 /* The loop's backend runs operations itself (io_uring). */
-static inline bool backend_completes(void) { return cio__loop->backend->submit != NULL; }
+static inline bool backend_completes(void) { return cio__context_loop->backend->submit != NULL; }
 
 /* Runs op on the backend. A descriptor the kernel cannot poll for the ring
  * (a non-blocking one without "nowait" support) says EAGAIN: wait for
@@ -78,7 +79,7 @@ static inline bool backend_completes(void) { return cio__loop->backend->submit !
 static ssize_t submit_op(int fd, cio__fd_state *st, const cio__op *op, unsigned ev)
 {
     for (;;) {
-        ssize_t r = cio__loop->backend->submit(cio__loop, st, op);
+        ssize_t r = cio__context_loop->backend->submit(cio__context_loop, st, op);
         if (r == -EINTR)
             continue;
         if (r != -EAGAIN || !st || st->kind != CIO__FD_POLLABLE)
@@ -168,7 +169,7 @@ static ssize_t file_io(int fd, cio__fd_state *st, void *rbuf, const void *wbuf, 
                   .wbuf = wbuf,
                   .n = n,
                   .off = off};
-    int err = cio__job_run(&j.job);
+    int err = cio__threadpool_run(&j.job);
     if (err && !j.job.finished)
         return err;
     return j.result;
@@ -190,7 +191,7 @@ static int wait_ready(int fd, unsigned ev)
         return 0; /* always ready, as poll(2) says */
     /* Data a completion backend received ahead of the reads is not in the
      * descriptor any more: the OS would not call it readable. */
-    const cio__backend_ops *backend = cio__loop->backend;
+    const cio__backend_ops *backend = cio__context_loop->backend;
     if (ev == CIO__EV_READ && backend->has_input && backend->has_input(st))
         return 0;
     return cio__fd_wait(fd, st, ev);
@@ -463,7 +464,7 @@ static void fsync_work(cio__job *job)
  * wait was interrupted (as file_io does). */
 static int path_job_run(path_job *j)
 {
-    int err = cio__job_run(&j->job);
+    int err = cio__threadpool_run(&j->job);
     if (err && !j->job.finished)
         return err;
     return j->result;

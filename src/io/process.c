@@ -134,7 +134,7 @@ cio_process *cio_process_spawn(const char *const argv[], const cio_process_opts 
         errno = EINVAL;
         return NULL;
     }
-    if (!cio__loop) {
+    if (!cio__context_loop) {
         errno = EPERM;
         return NULL;
     }

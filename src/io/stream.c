@@ -13,7 +13,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "net/net.h"
+#include "core/task.h"
 #include "io/stream.h"
 
 /* The least room a read asks the transport to fill: fewer, larger reads. */

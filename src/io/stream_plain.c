@@ -1,6 +1,6 @@
 /* stream_plain.c — the stream transport over a plain descriptor (socket,
- * pipe, terminal), and the constructors that make one: cio_stream_new,
- * cio_open_connection.
+ * pipe, terminal), and its constructor, cio_stream_new (cio_open_connection,
+ * which needs a TCP connection first, is net/tcp.c's).
  *
  * Reading suspends through cio_read; writing never suspends here (stream.c
  * decides when to wait for writability).
@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io/fdio.h"
 #include "loop.h"
-#include "net/net.h"
 #include "io/stream.h"
 
 static ssize_t plain_read(cio_stream *s, void *buf, size_t n) { return cio_read(s->fd, buf, n); }
@@ -71,7 +71,7 @@ cio_stream *cio_stream_new(int fd)
         return NULL;
     }
     int err = -EPERM;
-    if (cio__loop) {
+    if (cio__context_loop) {
         /* Classify it now (and make it non-blocking): the first write may
          * not go through cio_write. Regular files are not streams. */
         cio__fd_state *st = cio__fd_get(fd, &err);
@@ -88,14 +88,4 @@ cio_stream *cio_stream_new(int fd)
     cio_close(fd);
     errno = -err;
     return NULL;
-}
-
-cio_stream *cio_open_connection(const char *host, const char *port)
-{
-    int fd = cio_tcp_connect(host, port);
-    if (fd < 0) {
-        errno = cio__addr_errno(fd);
-        return NULL;
-    }
-    return cio_stream_new(fd);
 }

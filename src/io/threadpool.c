@@ -7,7 +7,7 @@
  * (CIO_THREADPOOL_SIZE for general work, RESOLVER_WORKERS for name
  * lookups), so a lane full of slow jobs never delays another lane's.
  *
- * Lock order: pool.lock, then (inside cio__post) the loop's posted lock;
+ * Lock order: pool.lock, then (inside cio__callback_post) the loop's posted lock;
  * never the other way. Invariant: a job is on its lane's queue, or being run
  * by exactly one worker, or posted back; its memory (on the submitting
  * task's stack) stays valid until the loop sets job->finished.
@@ -57,7 +57,7 @@ static void *worker_main(void *lane_arg)
             lane->tail = NULL;
         pthread_mutex_unlock(&pool.lock);
         job->work(job);
-        cio__post(job->loop, &job->done);
+        cio__callback_post(job->loop, &job->done);
     }
     return NULL;
 }
@@ -123,12 +123,12 @@ static void job_done(void *arg)
     cio__job *job = arg;
     job->finished = true;
     if (job->waiter)
-        cio__wake(job->waiter, 0);
+        cio__sched_wake(job->waiter, 0);
 }
 
-int cio__job_run(cio__job *job)
+int cio__threadpool_run(cio__job *job)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     if (!loop || !loop->current)
         return -EPERM;
     job->loop = loop;
@@ -154,8 +154,8 @@ int cio__job_run(cio__job *job)
     pthread_mutex_unlock(&pool.lock);
 
     int interrupted = 0;
-    /* A worker will post the job back: the loop is not deadlocked meanwhile. */
-    loop->wake_sources++;
+    /* A worker will post the job back: cio__sched_wait counts each wait
+     * (CIO__COUNT_OS), so the loop is not deadlocked meanwhile. */
     while (!job->finished) {
         cio__waiter w;
         cio__waiter_init(&w, CIO__WAIT_THREAD, job, NULL);
@@ -163,12 +163,11 @@ int cio__job_run(cio__job *job)
          * be using the caller's memory. */
         w.cancellable = interrupted == 0;
         job->waiter = &w;
-        int woke = cio__wait(&w);
+        int woke = cio__sched_wait(&w);
         job->waiter = NULL;
         if (woke && !interrupted)
             interrupted = woke;
     }
-    loop->wake_sources--;
     return interrupted;
 }
 
@@ -193,6 +192,6 @@ int cio_to_thread(cio_fn fn, void *arg)
     if (err)
         return err;
     to_thread_job j = {.job = {.work = to_thread_work}, .fn = fn, .arg = arg};
-    err = cio__job_run(&j.job);
+    err = cio__threadpool_run(&j.job);
     return err ? err : j.result;
 }

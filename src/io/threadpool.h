@@ -40,6 +40,6 @@ struct cio__job {
  * task's memory). Returns 0; -ECANCELED / -ETIMEDOUT if the wait was
  * interrupted (the work has finished all the same); -EPERM outside a task;
  * -EAGAIN if no worker thread could be started. */
-int cio__job_run(cio__job *job);
+int cio__threadpool_run(cio__job *job);
 
 #endif

@@ -12,13 +12,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "net/net.h"
+#include "net/addr.h"
 #include "io/threadpool.h"
 
 typedef struct resolve_job {
     /* The pool's part; its lane is the resolver's. */
     cio__job job;
-    /* The arguments, all in the caller's memory (cio__job_run waits for
+    /* The arguments, all in the caller's memory (cio__threadpool_run waits for
      * the worker even when the caller is cancelled). */
     const char *host, *service;
     const struct addrinfo *hints;
@@ -89,7 +89,7 @@ int cio_getaddrinfo(const char *host, const char *service, const struct addrinfo
                      .host = host,
                      .service = service,
                      .hints = hints};
-    err = cio__job_run(&j.job);
+    err = cio__threadpool_run(&j.job);
     if (err) {
         /* Interrupted: the lookup has finished all the same. */
         if (j.job.finished && j.rc == 0)

@@ -66,7 +66,7 @@ static void collect_done(curl_driver *drv)
             cio__waiter *w = CIO__CONTAINER_OF(n, cio__waiter, node);
             if (w->object == easy) {
                 cio__list_remove(n);
-                cio__wake(w, (int)result);
+                cio__sched_wake(w, (int)result);
                 break;
             }
         }
@@ -142,11 +142,12 @@ static int on_timer(CURLM *multi, long ms, void *userp)
     (void)multi;
     curl_driver *drv = userp;
     if (drv->timer)
-        cio__handle_cancel(drv->timer);
+        cio__callback_cancel(drv->timer);
     drv->timer = 0;
     if (ms < 0)
         return 0;
-    drv->timer = cio__timer_start(cio__clock_ns() + (int64_t)ms * 1000000, timer_fired, drv);
+    drv->timer = cio__callback_timer_start(cio__context_clock_ns() + (int64_t)ms * 1000000,
+                                           timer_fired, drv);
     return drv->timer ? 0 : -1;
 }
 
@@ -161,7 +162,7 @@ static void driver_close(cio__loop_addon *a)
     while (!cio__list_empty(&drv->sockets))
         socket_free(CIO__CONTAINER_OF(drv->sockets.next, curl_socket, node));
     if (drv->timer)
-        cio__handle_cancel(drv->timer);
+        cio__callback_cancel(drv->timer);
     free(drv);
 }
 
@@ -169,7 +170,7 @@ static void driver_close(cio__loop_addon *a)
  * or curl cannot start. */
 static curl_driver *driver_get(void)
 {
-    cio__loop_addon *a = cio__loop_addon_find(&driver_key);
+    cio__loop_addon *a = cio__context_addon_find(&driver_key);
     if (a)
         return CIO__CONTAINER_OF(a, curl_driver, addon);
     pthread_once(&global_once, global_init);
@@ -191,7 +192,7 @@ static curl_driver *driver_get(void)
     cio__list_init(&drv->sockets);
     drv->addon.key = &driver_key;
     drv->addon.close = driver_close;
-    cio__loop_addon_add(&drv->addon);
+    cio__context_addon_add(&drv->addon);
     return drv;
 }
 
@@ -230,10 +231,9 @@ CURLcode cio_curl_perform(CURL *easy)
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_TRANSFER, easy, unlink_transfer);
     cio__list_push_back(&drv->transfers, &w.node);
-    /* Only the OS (and curl's timers) can end this wait. */
-    cio__loop->wake_sources++;
-    err = cio__wait(&w);
-    cio__loop->wake_sources--;
+    /* Only the OS (and curl's timers) can end this wait: cio__sched_wait counts
+     * it (CIO__COUNT_OS). */
+    err = cio__sched_wait(&w);
     if (err >= 0)
         return (CURLcode)err;
     /* Cancelled or timed out: stop the transfer before the caller may

@@ -13,7 +13,9 @@
 #include <netinet/tcp.h>
 
 #include "loop.h"
-#include "net/net.h"
+#include "core/task.h"
+#include "net/addr.h"
+#include "net/server.h"
 #include "io/stream.h"
 
 /* The accept back-off: from 10 ms, doubling, up to 1 s. */
@@ -57,7 +59,7 @@ static void wake_slot(cio__waiter **slot)
     cio__waiter *w = *slot;
     if (w) {
         *slot = NULL;
-        cio__wake(w, 0);
+        cio__sched_wake(w, 0);
     }
 }
 
@@ -121,9 +123,9 @@ static int accept_pause(cio_server *srv, double seconds)
 {
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_SLEEP, NULL, NULL);
-    w.own_deadline = cio__clock_ns() + cio__seconds_to_ns(seconds);
+    w.own_deadline = cio__context_clock_ns() + cio__seconds_to_ns(seconds);
     srv->pause_waiter = &w;
-    int err = cio__wait(&w);
+    int err = cio__sched_wait(&w);
     srv->pause_waiter = NULL;
     return err;
 }
@@ -230,7 +232,7 @@ int cio_server_close(cio_server *srv)
         cio__waiter_init(&w, CIO__WAIT_TASK, first->task, NULL);
         w.cancellable = false;
         srv->close_waiter = &w;
-        cio__wait(&w);
+        cio__sched_wait(&w);
     }
     cio_shield_exit(&sh);
     if (srv->release)

@@ -1,5 +1,6 @@
 /* tcp.c — TCP clients and listeners: cio_tcp_connect with Happy Eyeballs
- * (RFC 8305), cio_tcp_listen.
+ * (RFC 8305), cio_tcp_listen, and cio_open_connection (a stream over
+ * cio_tcp_connect).
  *
  * Each connection attempt is a task of its own, so attempts to several
  * addresses race while the caller waits for the first to succeed
@@ -11,7 +12,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include "net/net.h"
+#include "io/stream.h"
+#include "net/addr.h"
+#include "net/tcp.h"
 
 /* RFC 8305 §5: the recommended "Connection Attempt Delay". */
 #define ATTEMPT_DELAY 0.25
@@ -189,4 +192,14 @@ int cio_tcp_listen_opts(const char *host, const char *port, const cio_listen_opt
 int cio_tcp_listen(const char *host, const char *port, int backlog)
 {
     return cio_tcp_listen_opts(host, port, &(cio_listen_opts){.backlog = backlog});
+}
+
+cio_stream *cio_open_connection(const char *host, const char *port)
+{
+    int fd = cio_tcp_connect(host, port);
+    if (fd < 0) {
+        errno = cio__addr_errno(fd);
+        return NULL;
+    }
+    return cio_stream_new(fd);
 }

@@ -20,8 +20,9 @@
 #include <openssl/x509v3.h>
 
 #include "cio_tls.h"
+#include "io/fdio.h"
 #include "loop.h"
-#include "net/net.h"
+#include "net/server.h"
 #include "io/stream.h"
 
 /* cio_tls_opts.handshake_timeout's default, in seconds. */
@@ -49,7 +50,7 @@ static __thread unsigned error_next;
 /* Who is calling: the running task, or (0, 0) outside tasks. */
 static void current_caller(uint32_t *tag, uint64_t *id)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     *tag = loop && loop->current ? loop->callbacks.tag : 0;
     *id = loop && loop->current ? loop->current->id : 0;
 }

@@ -8,7 +8,7 @@
 
 #include <sys/socket.h>
 
-#include "net/net.h"
+#include "net/addr.h"
 
 int cio_udp_bind(const char *host, const char *port)
 {

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "net/net.h"
+#include "net/addr.h"
 
 /* Fills *sun and *ai for path. -EINVAL for a NULL or empty path,
  * -ENAMETOOLONG past sun_path (the kernel would cut it short). */

@@ -2,8 +2,8 @@
  * peak stack use, and the task dump on SIGQUIT.
  *
  * Owns debug mode's state (loop->debug), its thread and its two signal
- * handlers; the dump itself is dump.c's, the hooks that call in here are
- * trace.c's.
+ * handlers; the dump itself is dump.c's. An observer of the loop
+ * (cio_observer), added by loop.c when the loop opens.
  *
  * The watchdog. The loop publishes, at every switch, which run is in
  * progress (a generation number) and since when; a watchdog thread looks
@@ -38,10 +38,11 @@
 #include <ucontext.h>
 #endif
 
-#include "observe/debug.h"
 #include "loop.h"
+#include "observe/debug.h"
+#include "observe/dump.h"
+#include "observe/fanout.h"
 #include "text.h"
-#include "observe/trace.h"
 
 #define DEFAULT_SLOW_MS 100
 /* Real-time signals are free for applications to claim; this one is taken
@@ -61,6 +62,8 @@
 typedef struct cio__debug cio__debug;
 
 struct cio__debug {
+    /* The loop in debug mode. */
+    cio_loop *loop;
     /* CIO_SLOW_TASK_MS, in ns. */
     int64_t slow_ns;
     /* Published by the loop at every switch, read by the watchdog: the run
@@ -130,7 +133,7 @@ static cio__text report_begin(char *buf, size_t cap, const cio_task *t)
     cio__text_str(&s, "cio: debug: task#");
     cio__text_u64(&s, t->id);
     cio__text_str(&s, " \"");
-    cio__text_str(&s, cio__trace_task_label(t, label));
+    cio__text_str(&s, cio__task_label(t, label));
     cio__text_char(&s, '"');
     return s;
 }
@@ -140,7 +143,7 @@ static void on_watchdog_signal(int sig)
 {
     (void)sig;
     int saved_errno = errno;
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     cio__debug *d = loop ? loop->debug : NULL;
     cio_task *t = loop ? loop->current : NULL;
     /* The run may have ended between the watchdog's look and now. */
@@ -151,7 +154,7 @@ static void on_watchdog_signal(int sig)
     char buf[512];
     cio__text s = report_begin(buf, sizeof buf, t);
     cio__text_str(&s, " has been running for ");
-    cio__text_milli(&s, (cio__clock_ns() - d->run_start_local) / 1000, 0);
+    cio__text_milli(&s, (cio__context_clock_ns() - d->run_start_local) / 1000, 0);
     cio__text_str(&s, " ms without suspending (CIO_SLOW_TASK_MS=");
     cio__text_i64(&s, d->slow_ns / 1000000);
     cio__text_str(&s, "): it is blocking the loop. Where it is now:\n");
@@ -269,7 +272,7 @@ static void *watchdog_main(void *arg)
         int64_t start = atomic_load(&d->run_start_ns);
         if (!start || gen == reported || atomic_load(&d->run_gen) != gen)
             continue;
-        int64_t ran = cio__clock_ns() - start;
+        int64_t ran = cio__context_clock_ns() - start;
         if (ran < d->slow_ns)
             continue;
         reported = gen;
@@ -313,27 +316,30 @@ static void watchdog_stop(cio__debug *d)
     pthread_mutex_destroy(&d->lock);
 }
 
-void cio__debug_switch(cio_loop *loop, cio_task *from, cio_task *to)
+/* `from` stops running: the end of its run, reported if it was slow. */
+static void run_end(cio__debug *d, cio_task *from)
 {
-    cio__debug *d = loop->debug;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     atomic_store(&d->run_start_ns, 0);
-    if (from) {
-        int64_t ran = now - d->run_start_local;
-        if (ran >= d->slow_ns) {
-            char buf[256];
-            cio__text s = report_begin(buf, sizeof buf, from);
-            cio__text_str(&s, " ran for ");
-            cio__text_milli(&s, ran / 1000, 0);
-            cio__text_str(&s, " ms without suspending: the loop was blocked all that time\n");
-            write_text(&s);
-        }
+    int64_t ran = now - d->run_start_local;
+    if (ran >= d->slow_ns) {
+        char buf[256];
+        cio__text s = report_begin(buf, sizeof buf, from);
+        cio__text_str(&s, " ran for ");
+        cio__text_milli(&s, ran / 1000, 0);
+        cio__text_str(&s, " ms without suspending: the loop was blocked all that time\n");
+        write_text(&s);
     }
-    if (to) {
-        d->run_start_local = now;
-        atomic_fetch_add(&d->run_gen, 1);
-        atomic_store(&d->run_start_ns, now);
-    }
+}
+
+/* A task starts running: its run is timed from now. */
+static void run_begin(cio__debug *d)
+{
+    int64_t now = cio__context_clock_ns();
+    atomic_store(&d->run_start_ns, 0);
+    d->run_start_local = now;
+    atomic_fetch_add(&d->run_gen, 1);
+    atomic_store(&d->run_start_ns, now);
 }
 
 /* ---------------------------------------------------------------- stack */
@@ -353,7 +359,7 @@ static void painted_area(const cio_task *t, uint64_t **lo, uint64_t **hi)
     *hi = (uint64_t *)(void *)(end > low ? end : low);
 }
 
-void cio__debug_stack_paint(cio_task *t)
+static void stack_paint(cio_task *t)
 {
     uint64_t *lo, *hi;
     painted_area(t, &lo, &hi);
@@ -361,7 +367,7 @@ void cio__debug_stack_paint(cio_task *t)
         *p = STACK_PAINT;
 }
 
-void cio__debug_stack_check(cio_task *t)
+static void stack_check(cio_task *t)
 {
     uint64_t *lo, *hi;
     painted_area(t, &lo, &hi);
@@ -386,29 +392,76 @@ void cio__debug_stack_check(cio_task *t)
 #else
 /* AddressSanitizer keeps a shadow of every task stack and checks it
  * itself: painting and scanning under it would trip its own checks. */
-void cio__debug_stack_paint(cio_task *t) { (void)t; }
-void cio__debug_stack_check(cio_task *t) { (void)t; }
+static void stack_paint(cio_task *t) { (void)t; }
+static void stack_check(cio_task *t) { (void)t; }
 #endif
+
+/* ------------------------------------------------------------- events */
+
+static void debug_iteration(void *arg)
+{
+    cio__debug *d = arg;
+    uint64_t quits = atomic_load(&quit_requests);
+    if (quits == d->quits_seen)
+        return;
+    d->quits_seen = quits;
+    cio__dump_tasks(d->loop, stderr, "SIGQUIT");
+}
+
+/* Its first run: the stack is still fresh (the first frame is at its top,
+ * the painted part at its bottom). */
+static void debug_task_started(void *arg, cio_task *t)
+{
+    stack_paint(t);
+    run_begin(arg);
+}
+
+static void debug_task_resumed(void *arg, cio_task *t) { run_begin(arg); }
+
+static void debug_task_suspended(void *arg, cio_task *t, const char *waits_on)
+{
+    run_end(arg, t);
+}
+
+/* Its end: how deep its stack went, and how long its last run was. */
+static void debug_task_finished(void *arg, cio_task *t, int result)
+{
+    stack_check(t);
+    run_end(arg, t);
+}
+
+static const cio_observer debug_ops = {
+    .loop_iteration = debug_iteration,
+    .task_started = debug_task_started,
+    .task_suspended = debug_task_suspended,
+    .task_resumed = debug_task_resumed,
+    .task_finished = debug_task_finished,
+};
 
 /* ------------------------------------------------------------ life cycle */
 
-bool cio__debug_open(cio_loop *loop)
+void cio__debug_open(cio_loop *loop)
 {
     const char *env = getenv("CIO_DEBUG");
     if (!env || !*env || strcmp(env, "0") == 0)
-        return false;
+        return;
     cio__debug *d = calloc(1, sizeof *d);
     if (!d) {
         fprintf(stderr, "cio: debug: out of memory; running without debug mode\n");
-        return false;
+        return;
     }
+    d->loop = loop;
     d->slow_ns = env_ms("CIO_SLOW_TASK_MS", DEFAULT_SLOW_MS) * 1000000;
     d->loop_thread = pthread_self();
     d->quits_seen = atomic_load(&quit_requests);
+    if (cio__fanout_add(loop, &debug_ops, d) != 0) {
+        fprintf(stderr, "cio: debug: out of memory; running without debug mode\n");
+        free(d);
+        return;
+    }
     loop->debug = d;
     handlers_acquire(loop);
     watchdog_start(d);
-    return true;
 }
 
 /* Lists a task nobody will ever read the result of. */
@@ -428,21 +481,14 @@ static void report_unawaited(cio_task *t, void *arg)
 void cio__debug_close(cio_loop *loop)
 {
     cio__debug *d = loop->debug;
+    if (!d)
+        return;
+    cio__fanout_remove(loop, &debug_ops, d);
     watchdog_stop(d);
     handlers_release(loop);
     /* A SIGQUIT that came after the last iteration still gets its dump. */
-    cio__debug_iteration(loop);
+    debug_iteration(d);
     cio__task_for_each(loop, report_unawaited, loop);
     loop->debug = NULL;
     free(d);
-}
-
-void cio__debug_iteration(cio_loop *loop)
-{
-    cio__debug *d = loop->debug;
-    uint64_t quits = atomic_load(&quit_requests);
-    if (quits == d->quits_seen)
-        return;
-    d->quits_seen = quits;
-    cio__dump_tasks(loop, stderr, "SIGQUIT");
 }

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "observe/debug.h"
+#include "observe/dump.h"
+#include "core/group.h"
 #include "loop.h"
-#include "observe/trace.h"
+#include "text.h"
 
 /* A line of the tree: a task, or a task group holding running children. */
 typedef struct dump_node {
@@ -63,7 +65,7 @@ static ptrdiff_t find_task(const dump_nodes *nodes, size_t n, uint64_t id)
 static ptrdiff_t find_creator(const cio_loop *loop, const dump_nodes *nodes, size_t ntasks,
                               const cio_task *t)
 {
-    if (!loop->traced || t->creator == 0)
+    if (!loop->observer || t->creator == 0)
         return -1;
     uint32_t delta = (uint32_t)t->id - t->creator;
     uint64_t id = t->id - (delta ? delta : (uint64_t)1 << 32);
@@ -84,33 +86,16 @@ static ptrdiff_t group_node(dump_nodes *nodes, size_t ntasks, const cio_taskgrou
     return (ptrdiff_t)nodes->n++;
 }
 
+/* What w waits on (the core's one description), and whether a
+ * cancellation can end it. */
 static void describe_wait(FILE *out, const cio_loop *loop, const cio__waiter *w)
 {
-    const char *what = cio__wait_kind_name(w->kind);
-    switch (w->kind) {
-    case CIO__WAIT_READABLE:
-    case CIO__WAIT_WRITABLE:
-        fprintf(out, "fd %d %s", (int)(intptr_t)w->object,
-                w->kind == CIO__WAIT_READABLE ? "readable" : "writable");
-        break;
-    case CIO__WAIT_SLEEP:
-        fprintf(out, "a sleep (%.3f ms left)", (double)(w->own_deadline - cio__clock_ns()) / 1e6);
-        break;
-    case CIO__WAIT_TASK:
-        fprintf(out, "task#%llu", (unsigned long long)((const cio_task *)w->object)->id);
-        break;
-    case CIO__WAIT_THREAD:
-    case CIO__WAIT_GROUP:
-        fputs(what, out);
-        break;
-    default:
-        fprintf(out, "%s (%p)", what, w->object);
-        break;
-    }
-    if (w->scope_deadline != INT64_MAX && w->kind != CIO__WAIT_SLEEP)
-        fprintf(out, ", timeout in %.3f ms", (double)(w->scope_deadline - loop->now_ns) / 1e6);
+    char buf[160];
+    cio__text s = cio__text_on(buf, sizeof buf);
+    cio__sched_put_wait(&s, w, loop->counters.started_ns);
     if (!w->cancellable)
-        fputs(", uncancellably", out);
+        cio__text_str(&s, ", uncancellably");
+    fputs(cio__text_end(&s), out);
 }
 
 static void print_node(FILE *out, const cio_loop *loop, const dump_node *node, size_t depth)
@@ -122,7 +107,7 @@ static void print_node(FILE *out, const cio_loop *loop, const dump_node *node, s
     }
     const cio_task *t = node->task;
     char label[32];
-    fprintf(out, "task#%llu \"%s\" ", (unsigned long long)t->id, cio__trace_task_label(t, label));
+    fprintf(out, "task#%llu \"%s\" ", (unsigned long long)t->id, cio__task_label(t, label));
     if (t->state == CIO__TASK_DONE) {
         fprintf(out, "done: result %d (%s)%s\n", t->result,
                 t->result < 0 ? cio_strerror(t->result) : "ok",
@@ -215,7 +200,7 @@ void cio__dump_tasks(cio_loop *loop, FILE *out, const char *heading)
 
 int cio_dump_tasks(FILE *out)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     if (!out)
         return -EINVAL;
     if (!loop)

@@ -1,27 +1,30 @@
 /* trace.c — CIO_TRACE: the narrated trace (stderr) and the events of the
- * JSON timeline, and the hooks every other file calls.
+ * JSON timeline, as an observer of the loop (cio_observer, added by loop.c
+ * when the loop opens).
  *
- * Owns the hooks (trace.h) and what the trace records; debug mode's checks
- * are debug.c's, reached from the same hooks, and writing the JSON file is
- * trace_json.c's. Events stream out as they happen, so memory stays
- * bounded however long the run. The only per-task state is a note
- * from a task's suspension to its resumption (what it waited on, since
- * when, who woke it), kept in a table indexed from the task's
- * cio__task_live.trace_note, and freed at the resumption.
+ * Owns what the trace records; debug mode is another observer (debug.c),
+ * and writing the JSON file is trace_json.c's. Events stream out as they
+ * happen, so memory stays bounded however long the run. The only per-task
+ * state is a note from a task's suspension to its resumption (what it
+ * waited on, since when, who woke it), kept in a table indexed from the
+ * task's cio__task_live.observer_note, and freed at the resumption. It
+ * reads the core's state (a task's waiter, the descriptor table) and
+ * writes none of it but that note's index.
  *
  * Hooks may run on a task's stack, which may be small: they format with
  * text.h into buffers of the trace state, never with printf on the stack.
  */
 #include "internal.h"
 
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "observe/debug.h"
 #include "loop.h"
-#include "text.h"
+#include "observe/fanout.h"
 #include "observe/trace.h"
 #include "observe/trace_json.h"
+#include "text.h"
 
 
 /* Room for one narrated line; task names are cut to NAME_MAX_BYTES. */
@@ -40,7 +43,7 @@ typedef struct trace_note {
     uint8_t kind;
     int64_t what;
     /* Filled by the wake: the flow id of its arrow (0: not woken through
-     * cio__wake, as after a yield), the waking task's id (0: the loop),
+     * cio__sched_wake, as after a yield), the waking task's id (0: the loop),
      * and the result the wait returns. */
     uint64_t flow;
     uint64_t waker;
@@ -52,6 +55,8 @@ typedef struct trace_note {
 typedef struct cio__trace cio__trace;
 
 struct cio__trace {
+    /* The loop it traces. */
+    cio_loop *loop;
     /* Loop start (ns): every timestamp is relative to it. */
     int64_t t0;
     /* Narrate to stderr. */
@@ -77,16 +82,6 @@ struct cio__trace {
 
 /* ------------------------------------------------------------ helpers */
 
-const char *cio__trace_task_label(const cio_task *t, char buf[32])
-{
-    if (t->name)
-        return t->name;
-    cio__text s = cio__text_on(buf, 32);
-    cio__text_str(&s, "task-");
-    cio__text_u64(&s, t->id);
-    return cio__text_end(&s);
-}
-
 /* `task#3 "fetch-a"` */
 static void put_task(cio__text *s, const cio_task *t)
 {
@@ -94,7 +89,7 @@ static void put_task(cio__text *s, const cio_task *t)
     cio__text_str(s, "task#");
     cio__text_u64(s, t->id);
     cio__text_str(s, " \"");
-    cio__text_json(s, cio__trace_task_label(t, label), NAME_MAX_BYTES);
+    cio__text_json(s, cio__task_label(t, label), NAME_MAX_BYTES);
     cio__text_char(s, '"');
 }
 
@@ -137,47 +132,11 @@ static void line_end(cio__text *s)
     (void)n;
 }
 
-/* What a wait is on, as narration and JSON name it. */
+/* What a wait is on, as narration and JSON name it: the core's one
+ * description, with times from the loop's start. */
 static void put_wait(cio__text *s, const cio__trace *tr, unsigned kind, int64_t what)
 {
-    switch (kind) {
-    case CIO__WAIT_READABLE:
-    case CIO__WAIT_WRITABLE:
-        cio__text_str(s, "fd ");
-        cio__text_i64(s, what);
-        cio__text_str(s, kind == CIO__WAIT_READABLE ? " readable" : " writable");
-        break;
-    case CIO__WAIT_IO:
-        /* A completion backend's operation: the kernel does it, the task
-         * waits for its end. */
-        cio__text_str(s, "fd ");
-        cio__text_i64(s, what);
-        cio__text_str(s, " (an operation in the kernel's hands)");
-        break;
-    case CIO__WAIT_SLEEP:
-        cio__text_str(s, "timer due at ");
-        put_ms(s, tr, what, 0);
-        cio__text_str(s, " ms");
-        break;
-    case CIO__WAIT_YIELD:
-        cio__text_str(s, "its turn (it yielded)");
-        break;
-    case CIO__WAIT_TASK:
-        cio__text_str(s, "task#");
-        cio__text_i64(s, what);
-        cio__text_str(s, " to finish");
-        break;
-    case CIO__WAIT_THREAD:
-    case CIO__WAIT_GROUP:
-        cio__text_str(s, cio__wait_kind_name((cio__wait_kind)kind));
-        break;
-    default:
-        cio__text_str(s, cio__wait_kind_name((cio__wait_kind)kind));
-        cio__text_str(s, " (");
-        cio__text_hex(s, (uintptr_t)what);
-        cio__text_char(s, ')');
-        break;
-    }
+    cio__sched_put_wait_what(s, (cio__wait_kind)kind, what, tr->t0);
 }
 
 /* Who or what ended a wait, for "resumed (woken by ...)". */
@@ -194,7 +153,7 @@ static void put_waker(cio__text *s, const cio__trace *tr, const trace_note *n)
             cio__text_str(s, ", which finished");
         } else {
             cio__text_str(s, ", through ");
-            cio__text_str(s, cio__wait_kind_name((cio__wait_kind)n->kind));
+            cio__text_str(s, cio__sched_wait_kind_name((cio__wait_kind)n->kind));
         }
         return;
     } else if (n->kind == CIO__WAIT_SLEEP) {
@@ -254,39 +213,37 @@ static void trace_loop_started(cio__trace *tr, cio_loop *loop)
         line_end(&s);
 }
 
-void cio__trace_loop_open(cio_loop *loop)
+static const cio_observer trace_ops;
+
+void cio__trace_open(cio_loop *loop)
 {
-    bool debug = cio__debug_open(loop);
-    /* After debug mode's start-up (which loads the unwinder), so that the
-     * trace begins near 0 ms. */
-    loop->counters.started_ns = cio__clock_ns();
     const char *env = getenv("CIO_TRACE");
-    if (env && *env) {
-        cio__trace *tr = calloc(1, sizeof *tr);
-        if (!tr) {
-            fprintf(stderr, "cio: trace: out of memory; running untraced\n");
-        } else {
-            tr->t0 = loop->counters.started_ns;
-            tr->fd_line = -1;
-            if (parse_destinations(tr, loop, env)) {
-                loop->trace = tr;
-                trace_loop_started(tr, loop);
-            } else {
-                free(tr);
-            }
-        }
+    if (!env || !*env)
+        return;
+    cio__trace *tr = calloc(1, sizeof *tr);
+    if (!tr) {
+        fprintf(stderr, "cio: trace: out of memory; running untraced\n");
+        return;
     }
-    loop->traced = loop->trace || debug;
+    tr->loop = loop;
+    tr->t0 = loop->counters.started_ns;
+    tr->fd_line = -1;
+    if (!parse_destinations(tr, loop, env) || cio__fanout_add(loop, &trace_ops, tr) != 0) {
+        if (tr->json)
+            cio__trace_json_close(tr->json);
+        free(tr);
+        return;
+    }
+    loop->trace = tr;
+    trace_loop_started(tr, loop);
 }
 
-void cio__trace_loop_close(cio_loop *loop)
+void cio__trace_close(cio_loop *loop)
 {
-    loop->traced = false;
-    if (loop->debug)
-        cio__debug_close(loop);
     cio__trace *tr = loop->trace;
     if (!tr)
         return;
+    cio__fanout_remove(loop, &trace_ops, tr);
     loop->trace = NULL;
     if (tr->json)
         cio__trace_json_close(tr->json);
@@ -322,27 +279,17 @@ static void note_free(cio__trace *tr, uint32_t i)
 
 /* -------------------------------------------------------------- hooks */
 
-void cio__trace_iteration(cio_loop *loop)
+static void trace_task_created(void *arg, cio_task *t, cio_task *creator)
 {
-    if (loop->debug)
-        cio__debug_iteration(loop);
-}
-
-void cio__trace_task_created(cio_task *t)
-{
-    cio_loop *loop = cio__loop;
-    t->creator = loop->current ? (uint32_t)loop->current->id : 0;
-    t->run.kind = CIO__RUN_TASK_TRACED;
-    cio__trace *tr = loop->trace;
-    if (!tr)
-        return;
-    int64_t now = cio__clock_ns();
+    cio__trace *tr = arg;
+    cio_loop *loop = tr->loop;
+    int64_t now = cio__context_clock_ns();
     cio__text s;
     if (line_begin(tr, &s, now)) {
         put_task(&s, t);
         cio__text_str(&s, " created by ");
-        if (loop->current)
-            put_task(&s, loop->current);
+        if (creator)
+            put_task(&s, creator);
         else
             cio__text_str(&s, loop->main_task ? "a callback" : "cio_run");
         line_end(&s);
@@ -353,22 +300,15 @@ void cio__trace_task_created(cio_task *t)
         cio__text_str(&prefix, "task#");
         cio__text_u64(&prefix, t->id);
         cio__text_char(&prefix, ' ');
-        cio__trace_json_track(tr->json, t->id, cio__text_end(&prefix),
-                              cio__trace_task_label(t, label));
+        cio__trace_json_track(tr->json, t->id, cio__text_end(&prefix), cio__task_label(t, label));
         cio__trace_json_instant(tr->json, t->id, now, "created", "creator",
-                                loop->current ? (int64_t)loop->current->id : 0);
+                                creator ? (int64_t)creator->id : 0);
     }
 }
 
-/* t's end: its result, and (debug mode) how deep its stack went. */
-static void task_finished(cio_loop *loop, cio_task *t, int result, int64_t now)
+/* t's end: its result. */
+static void task_finished(cio__trace *tr, cio_task *t, bool ran, int result, int64_t now)
 {
-    bool ran = t->state != CIO__TASK_NEW && t->live;
-    if (loop->debug && ran)
-        cio__debug_stack_check(t);
-    cio__trace *tr = loop->trace;
-    if (!tr)
-        return;
     cio__text s;
     if (line_begin(tr, &s, now)) {
         put_task(&s, t);
@@ -385,9 +325,9 @@ static void task_finished(cio_loop *loop, cio_task *t, int result, int64_t now)
         cio__trace_json_instant(tr->json, t->id, now, "finished", "result", result);
 }
 
-void cio__trace_task_unstarted(cio_task *t, int result)
+static void trace_task_never_ran(void *arg, cio_task *t, int result)
 {
-    task_finished(cio__loop, t, result, cio__clock_ns());
+    task_finished(arg, t, false, result, cio__context_clock_ns());
 }
 
 /* `from` stops running: a run slice, and what it now waits on. */
@@ -398,30 +338,17 @@ static void trace_suspend(cio__trace *tr, cio_task *from, bool dies, int64_t now
     if (dies)
         return;
     uint32_t i = note_alloc(tr);
-    from->live->trace_note = i ? i : NOTE_NONE;
+    from->live->observer_note = i ? i : NOTE_NONE;
     cio__waiter *w = from->live->waiter;
     unsigned kind = w ? w->kind : CIO__WAIT_YIELD;
-    int64_t what = 0;
-    if (w && (kind == CIO__WAIT_READABLE || kind == CIO__WAIT_WRITABLE))
-        what = (int64_t)(intptr_t)w->object;
-    else if (w && kind == CIO__WAIT_TASK)
-        what = (int64_t)((cio_task *)w->object)->id;
-    else if (w && kind == CIO__WAIT_SLEEP)
-        what = w->own_deadline;
-    else if (w)
-        what = (int64_t)(intptr_t)w->object;
+    int64_t what = w ? cio__sched_wait_what(w) : 0;
     if (i)
         tr->notes[i] = (trace_note){.parked_ns = now, .kind = (uint8_t)kind, .what = what};
     cio__text s;
     if (line_begin(tr, &s, now)) {
         put_task(&s, from);
         cio__text_str(&s, kind == CIO__WAIT_YIELD ? " yielded: waits for " : " suspended: waits for ");
-        put_wait(&s, tr, kind, what);
-        if (w && w->scope_deadline != INT64_MAX && kind != CIO__WAIT_SLEEP) {
-            cio__text_str(&s, ", timeout at ");
-            put_ms(&s, tr, w->scope_deadline, 0);
-            cio__text_str(&s, " ms");
-        }
+        cio__sched_put_wait(&s, w, tr->t0);
         line_end(&s);
     }
 }
@@ -465,43 +392,47 @@ static void trace_resume(cio__trace *tr, cio_task *to, uint32_t i, int64_t now)
     note_free(tr, i);
 }
 
-void cio__trace_switch(cio_loop *loop, cio_task *from, cio_task *to, bool from_dies)
+static void trace_task_finished(void *arg, cio_task *t, int result)
 {
-    cio__trace *tr = loop->trace;
-    int64_t now = cio__clock_ns();
-    if (from && from_dies)
-        task_finished(loop, from, from->result, now);
-    if (loop->debug)
-        cio__debug_switch(loop, from, to);
-    if (tr && from)
-        trace_suspend(tr, from, from_dies, now);
-    if (!to)
-        return;
-    uint32_t note = to->live->trace_note;
-    /* Its first run: the stack is still fresh (the first frame is at its
-     * top, the painted part at its bottom). */
-    if (note == 0 && loop->debug)
-        cio__debug_stack_paint(to);
-    to->live->trace_note = NOTE_NONE;
-    if (tr)
-        trace_resume(tr, to, note, now);
+    cio__trace *tr = arg;
+    int64_t now = cio__context_clock_ns();
+    task_finished(tr, t, true, result, now);
+    trace_suspend(tr, t, true, now);
 }
 
-void cio__trace_wake(cio__waiter *w, int result)
+static void trace_task_suspended(void *arg, cio_task *t, const char *waits_on)
 {
-    cio_loop *loop = cio__loop;
-    cio__trace *tr = loop->trace;
-    if (!tr)
-        return;
-    cio_task *t = w->task;
-    uint32_t i = t->live->trace_note;
-    if (i == 0 || i == NOTE_NONE)
+    trace_suspend(arg, t, false, cio__context_clock_ns());
+}
+
+static void trace_task_started(void *arg, cio_task *t)
+{
+    t->live->observer_note = NOTE_NONE;
+    trace_resume(arg, t, 0, cio__context_clock_ns());
+}
+
+static void trace_task_resumed(void *arg, cio_task *t)
+{
+    uint32_t note = t->live->observer_note;
+    t->live->observer_note = NOTE_NONE;
+    trace_resume(arg, t, note, cio__context_clock_ns());
+}
+
+/* Called before the waiter is cleared: t->live->waiter is the wait that
+ * ends. */
+static void trace_task_woken(void *arg, cio_task *t, cio_task *waker, int result)
+{
+    cio__trace *tr = arg;
+    cio_loop *loop = tr->loop;
+    const cio__waiter *w = t->live->waiter;
+    uint32_t i = t->live->observer_note;
+    if (!w || i == 0 || i == NOTE_NONE)
         return;
     trace_note *n = &tr->notes[i];
     n->flow = ++tr->next_flow;
-    n->waker = loop->current ? loop->current->id : 0;
+    n->waker = waker ? waker->id : 0;
     n->result = result;
-    int64_t now = cio__clock_ns();
+    int64_t now = cio__context_clock_ns();
     if (tr->json)
         cio__trace_json_flow(tr->json, false, n->waker, n->flow, now);
     /* The loop's own wake-ups (timers, thread-pool jobs, completions) get
@@ -510,7 +441,7 @@ void cio__trace_wake(cio__waiter *w, int result)
     cio__text s;
     bool on_fd = w->kind == CIO__WAIT_IO || w->kind == CIO__WAIT_READABLE ||
                  w->kind == CIO__WAIT_WRITABLE;
-    if (on_fd && !loop->current && result != -ECANCELED && result != -ETIMEDOUT) {
+    if (on_fd && !waker && result != -ECANCELED && result != -ETIMEDOUT) {
         /* A completion, or readiness a backend found without a report
          * (io_uring's receive ahead of the read): the line fd_ready would
          * have made. */
@@ -533,7 +464,7 @@ void cio__trace_wake(cio__waiter *w, int result)
                       : w->kind == CIO__WAIT_THREAD    ? "thread-pool job done"
                       : w->kind == CIO__WAIT_READABLE || w->kind == CIO__WAIT_WRITABLE ? NULL
                                                        : "a callback woke it";
-    if (!loop->current && why && line_begin(tr, &s, now)) {
+    if (!waker && why && line_begin(tr, &s, now)) {
         cio__text_str(&s, "loop: ");
         cio__text_str(&s, why);
         cio__text_str(&s, " -> ");
@@ -543,12 +474,12 @@ void cio__trace_wake(cio__waiter *w, int result)
     }
 }
 
-void cio__trace_poll_begin(cio_loop *loop, int64_t timeout_ns)
+static void trace_poll_begin(void *arg, double timeout)
 {
-    cio__trace *tr = loop->trace;
-    if (!tr)
-        return;
-    int64_t now = cio__clock_ns();
+    cio__trace *tr = arg;
+    cio_loop *loop = tr->loop;
+    int64_t timeout_ns = timeout < 0 ? -1 : llround(timeout * 1e9);
+    int64_t now = cio__context_clock_ns();
     tr->poll_start_ns = now;
     tr->fd_line = -1;
     tr->poll_timeout_ns = timeout_ns;
@@ -565,12 +496,11 @@ void cio__trace_poll_begin(cio_loop *loop, int64_t timeout_ns)
     }
 }
 
-void cio__trace_poll_end(cio_loop *loop, int n)
+static void trace_poll_end(void *arg, int n)
 {
-    cio__trace *tr = loop->trace;
-    if (!tr)
-        return;
-    int64_t now = cio__clock_ns();
+    cio__trace *tr = arg;
+    cio_loop *loop = tr->loop;
+    int64_t now = cio__context_clock_ns();
     cio__text s;
     if (loop_line(tr, &s, now, "", loop->backend->name, " returned after ")) {
         cio__text_milli(&s, (now - tr->poll_start_ns) / 1000, 0);
@@ -607,14 +537,15 @@ static void put_waiters(cio__text *s, cio__list *waiters)
     }
 }
 
-void cio__trace_fd_ready(cio_loop *loop, int fd, unsigned events, cio__fd_state *st)
+/* Before the waiters of fd are woken: its state still lists them. */
+static void trace_fd_reported(void *arg, int fd, unsigned events)
 {
-    cio__trace *tr = loop->trace;
+    cio__trace *tr = arg;
+    cio_loop *loop = tr->loop;
+    cio__fd_state *st = cio__fd_peek(fd);
     cio__text s;
-    if (!tr)
-        return;
     tr->fd_line = fd;
-    if (!loop_line(tr, &s, cio__clock_ns(), "", loop->backend->name, " reported fd "))
+    if (!loop_line(tr, &s, cio__context_clock_ns(), "", loop->backend->name, " reported fd "))
         return;
     cio__text_i64(&s, fd);
     if (fd == loop->posted.wake_fd) {
@@ -640,3 +571,16 @@ void cio__trace_fd_ready(cio_loop *loop, int fd, unsigned events, cio__fd_state 
     }
     line_end(&s);
 }
+
+static const cio_observer trace_ops = {
+    .task_created = trace_task_created,
+    .task_started = trace_task_started,
+    .task_suspended = trace_task_suspended,
+    .task_woken = trace_task_woken,
+    .task_resumed = trace_task_resumed,
+    .task_finished = trace_task_finished,
+    .task_never_ran = trace_task_never_ran,
+    .poll_begin = trace_poll_begin,
+    .poll_end = trace_poll_end,
+    .fd_reported = trace_fd_reported,
+};

@@ -66,7 +66,7 @@ int cio_barrier_wait(cio_barrier *b)
         int index = 0;
         cio__waiter *w;
         while ((w = cio__waitq_pop(&b->waiters)))
-            cio__wake(w, index++);
+            cio__sched_wake(w, index++);
         b->waiting = 0;
         return index;
     }

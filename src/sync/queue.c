@@ -199,7 +199,7 @@ static int try_put(cio_queue *q, void *item)
     cio__waiter *w = cio__waitq_pop(&q->getters);
     if (w) {
         CIO__CONTAINER_OF(w, queue_waiter, w)->item = item;
-        cio__wake(w, 0);
+        cio__sched_wake(w, 0);
     } else {
         if (queue_full(q))
             return -EAGAIN;
@@ -224,7 +224,7 @@ static int try_get(cio_queue *q, void **item)
         /* The slot just freed is room enough: no allocation. */
         slots_push(q, CIO__CONTAINER_OF(w, queue_waiter, w)->item);
         q->unfinished++;
-        cio__wake(w, 0);
+        cio__sched_wake(w, 0);
     }
     return 0;
 }

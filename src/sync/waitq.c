@@ -12,7 +12,7 @@ void cio__waitq_unlink(cio__waiter *w) { cio__list_remove(&w->node); }
 int cio__waitq_park(cio__list *q, cio__waiter *w)
 {
     cio__list_push_back(q, &w->node);
-    return cio__wait(w);
+    return cio__sched_wait(w);
 }
 
 int cio__waitq_wait(cio__list *q, cio__wait_kind kind, void *object)
@@ -27,7 +27,7 @@ bool cio__waitq_wake_one(cio__list *q, int result)
     cio__waiter *w = cio__waitq_pop(q);
     if (!w)
         return false;
-    cio__wake(w, result);
+    cio__sched_wake(w, result);
     return true;
 }
 
@@ -47,5 +47,6 @@ void cio__waitq_check_unused(const cio__list *q, const char *fn)
     const cio__waiter *first = CIO__CONTAINER_OF(q->next, cio__waiter, node);
     CIO__PANIC("%s: %zu task(s) still wait on %s %p (the first: '%s'); wake or cancel them "
                "before freeing it",
-               fn, n, cio__wait_kind_name(first->kind), first->object, cio_task_name(first->task));
+               fn, n, cio__sched_wait_kind_name(first->kind), first->object,
+               cio_task_name(first->task));
 }

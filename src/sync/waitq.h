@@ -18,11 +18,11 @@
 void cio__waitq_unlink(cio__waiter *w);
 
 /* Links w (filled by cio__waiter_init) at the tail of q and parks the
- * current task in it. Returns what cio__wait returns. */
+ * current task in it. Returns what cio__sched_wait returns. */
 int cio__waitq_park(cio__list *q, cio__waiter *w);
 
 /* Parks the current task at the tail of q, in a cancellable waiter of the
- * given kind on its own stack. Returns what cio__wait returns. */
+ * given kind on its own stack. Returns what cio__sched_wait returns. */
 int cio__waitq_wait(cio__list *q, cio__wait_kind kind, void *object);
 
 /* Takes the head waiter off q (NULL if q is empty). The caller wakes it. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/backend/epoll.h"
 #include "loop.h"
 
 #define MAX_EVENTS 1024
@@ -106,7 +107,7 @@ static int epoll_poll(cio_loop *loop, int64_t timeout_ns)
     return n;
 }
 
-const cio__backend_ops cio__backend_epoll = {
+const cio__backend_ops cio__epoll_backend = {
     .name = "epoll",
     .open = epoll_open,
     .close = epoll_close,

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "io/backend/uring_keep.h"
+#include "io/backend/io_uring.h"
 #include "loop.h"
 
 #define RING_ENTRIES 256
@@ -74,7 +75,7 @@ enum { TAG_OP = 0, TAG_POLL = 1, TAG_RECV = 2, TAG_ACCEPT = 3, TAG_WAKE = 4, TAG
 
 /* Per descriptor number (cio__fd_state.uring). */
 struct cio__uring_fd {
-    /* Operations in flight on the descriptor (uring_op.fd_node). */
+    /* Operations in flight on the descriptor (cio__completion.fd_node). */
     cio__list ops;
     /* Bumped when the number is closed: completions of the multishot
      * requests armed before carry the old value and are dropped. */
@@ -115,21 +116,14 @@ struct cio__uring_fd {
 };
 enum { RECV_GOING = 1 };
 
-/* One operation of one task, on that task's stack. */
+/* One operation of one task, on that task's stack: the I/O layer's
+ * completion (its user_data), and what the SQE points into. */
 typedef struct uring_op {
-    /* The task's wait (kind CIO__WAIT_IO). */
-    cio__waiter w;
+    cio__completion c;
     /* The descriptor it names and that one's state (its inflight count),
      * or NULL (OPENAT). */
     int fd;
     struct cio__uring_fd *uf;
-    /* Links into its descriptor's ops while in flight. */
-    cio__list fd_node;
-    /* The CQE's result, once done. */
-    int res;
-    bool done;
-    /* cio_close closed the descriptor meanwhile: the result is -EBADF. */
-    bool closed;
     /* recvfrom / sendto with an address: what RECVMSG / SENDMSG read. */
     struct msghdr msg;
     struct iovec iov;
@@ -353,15 +347,7 @@ static void wake_waiters(struct cio__uring_fd *uf, int result)
 {
     cio__list *n;
     while ((n = cio__list_pop_front(&uf->waiters)))
-        cio__wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
-}
-
-static void op_done(uring_op *u, int res)
-{
-    u->res = res;
-    u->done = true;
-    cio__list_remove(&u->fd_node);
-    cio__wake(&u->w, 0);
+        cio__sched_wake(CIO__CONTAINER_OF(n, cio__waiter, node), result);
 }
 
 static unsigned from_poll(int res)
@@ -491,7 +477,7 @@ static void handle_cqe(cio_loop *loop, uring_backend *b, const struct io_uring_c
         uring_op *u = (uring_op *)(uintptr_t)ud;
         struct cio__uring_fd *uf = u->uf;
         int op_fd = u->fd;
-        op_done(u, cqe->res);
+        cio__backend_completed(&u->c, cqe->res);
         if (uf)
             fd_request_ended(uf, op_fd);
         return;
@@ -525,7 +511,7 @@ static void handle_cqe(cio_loop *loop, uring_backend *b, const struct io_uring_c
  * submit (and the kernel post) without the CQ filling under it. */
 static int reap(uring_backend *b)
 {
-    cio_loop *loop = cio__loop;
+    cio_loop *loop = cio__context_loop;
     struct io_uring_cqe batch[REAP_BATCH];
     int total = 0;
     bool was_reaping = b->reaping;
@@ -884,63 +870,32 @@ static void prep_op(struct io_uring_sqe *sqe, uring_op *u, const cio__op *op)
     }
 }
 
-/* Counts a parked task as one the OS will wake (loop.h's wake_sources),
- * and as waiting on the OS, so that the loop enters the ring. */
-static int wait_on_kernel(cio_loop *loop, cio__waiter *w)
+static void cancel_op(cio_loop *loop, cio__completion *c)
 {
-    loop->wake_sources++;
-    loop->fd_waiters++;
-    int err = cio__wait(w);
-    loop->fd_waiters--;
-    loop->wake_sources--;
-    return err;
+    cancel_request(loop->backend_data, (uint64_t)(uintptr_t)c);
 }
 
-/* Submits op and parks until its CQE. The cancellation rule: a wait that
- * ends early (cio_cancel, a timeout) cancels the request and waits again,
- * uncancellably, for its CQE, since the kernel may be writing into a
- * buffer on the task's stack until then. */
+/* Submits op and parks until its CQE (cio__backend_complete: the
+ * cancellation rule and what the task is told). */
 static ssize_t run_op(cio_loop *loop, uring_backend *b, struct cio__uring_fd *uf,
                       const cio__op *op)
 {
     uring_op u;
-    cio__waiter_init(&u.w, CIO__WAIT_IO, (void *)(intptr_t)op->fd, NULL);
-    u.res = 0;
-    u.done = false;
-    u.closed = false;
+    cio__backend_completion_init(&u.c, op);
     u.fd = op->fd;
     u.uf = uf;
     struct io_uring_sqe *sqe = get_sqe(b);
     prep_op(sqe, &u, op);
     if (uf) {
-        cio__list_push_back(&uf->ops, &u.fd_node);
+        cio__list_push_back(&uf->ops, &u.c.fd_node);
         fd_sqe_ready(b, uf, (uint64_t)(uintptr_t)&u, sqe);
     } else {
-        cio__list_init(&u.fd_node);
         sqe_ready(b, (uint64_t)(uintptr_t)&u, sqe);
     }
-    int err = wait_on_kernel(loop, &u.w);
-    if (!u.done) {
-        cancel_request(b, (uint64_t)(uintptr_t)&u);
-        cio__waiter_init(&u.w, CIO__WAIT_IO, (void *)(intptr_t)op->fd, NULL);
-        u.w.cancellable = false;
-        (void)wait_on_kernel(loop, &u.w);
-        CIO__ASSERT(u.done);
-    }
-    if (u.closed) {
-        /* A descriptor made for a caller who is told "closed" would leak. */
-        if ((op->code == CIO__OP_ACCEPT || op->code == CIO__OP_OPENAT) && u.res >= 0)
-            close(u.res);
-        return -EBADF;
-    }
-    /* Interrupted, but the operation completed anyway: the bytes moved or
-     * the descriptor made are the caller's, and the cancellation shows at
-     * its next suspending call (as for thread-pool file I/O). */
-    if (err && u.res < 0)
-        return err;
-    if (op->code == CIO__OP_RECV && op->peer && u.res >= 0)
+    ssize_t r = cio__backend_complete(loop, &u.c, op, cancel_op);
+    if (op->code == CIO__OP_RECV && op->peer && r >= 0)
         *op->peerlen = u.msg.msg_namelen;
-    return u.res;
+    return r;
 }
 
 static void unlink_uring_waiter(cio__waiter *w) { cio__list_remove(&w->node); }
@@ -953,7 +908,7 @@ static int wait_multishot(cio_loop *loop, int fd, struct cio__uring_fd *uf)
     cio__waiter w;
     cio__waiter_init(&w, CIO__WAIT_READABLE, (void *)(intptr_t)fd, unlink_uring_waiter);
     cio__list_push_back(&uf->waiters, &w.node);
-    return wait_on_kernel(loop, &w);
+    return cio__sched_wait(&w);
 }
 
 /* cio_read of a stream socket: out of the buffers a multishot receive
@@ -1062,9 +1017,9 @@ static void uring_forget(cio_loop *loop, int fd, cio__fd_state *st)
         return;
     cio__list *n;
     while ((n = cio__list_pop_front(&uf->ops))) {
-        uring_op *u = CIO__CONTAINER_OF(n, uring_op, fd_node);
-        u->closed = true;
-        cancel_request(b, (uint64_t)(uintptr_t)u);
+        cio__completion *c = CIO__CONTAINER_OF(n, cio__completion, fd_node);
+        c->closed = true;
+        cancel_request(b, (uint64_t)(uintptr_t)c);
     }
     if (uf->poll_events)
         cancel_request(b, fd_tag(TAG_POLL, fd, uf->poll_seq));
@@ -1148,7 +1103,7 @@ static const char *uring_describe(cio_loop *loop)
     return b->description;
 }
 
-const cio__backend_ops cio__backend_io_uring = {
+const cio__backend_ops cio__io_uring_backend = {
     .name = "io_uring",
     .open = uring_open,
     .close = uring_close,

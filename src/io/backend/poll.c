@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "io/backend/poll.h"
 #include "loop.h"
 
 typedef struct poll_backend {
@@ -112,7 +113,7 @@ static int poll_poll(cio_loop *loop, int64_t timeout_ns)
     return n;
 }
 
-const cio__backend_ops cio__backend_poll = {
+const cio__backend_ops cio__poll_backend = {
     .name = "poll",
     .open = poll_open,
     .close = poll_close,

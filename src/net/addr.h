@@ -2,8 +2,8 @@
  * opening, binding and connecting one socket (addr.c), and error codes
  * that must travel through errno.
  */
-#ifndef CIO_NET_H
-#define CIO_NET_H
+#ifndef CIO_ADDR_H
+#define CIO_ADDR_H
 
 #include <netdb.h>
 
@@ -28,25 +28,9 @@ int cio__addr_bind(const struct addrinfo *ai, int backlog, bool reuse_port);
  * last error. */
 int cio__addr_bind_first(const struct addrinfo *res, int backlog, bool reuse_port);
 
-/* tcp.c: cio_tcp_connect's race (Happy Eyeballs) over resolved addresses
- * (a non-empty list of SOCK_STREAM ones). Tests call it with lists of
- * their own making. */
-int cio__tcp_connect_addrinfo(struct addrinfo *res);
-
-/* server.c: cio_start_server, with release(arg) called once the server is
- * closed and its last connection has ended (not when starting fails). */
-CIO__COMPONENT cio_server *cio__server_start(const char *host, const char *port,
-                                             cio_conn_fn handler, void *arg,
-                                             void (*release)(void *arg));
-
 /* A code for errno (constructors return NULL and set errno): -code for a
  * negative errno, EHOSTUNREACH for a resolver failure (CIO_EAI_*), which
  * errno cannot hold. */
 int cio__addr_errno(int code);
-
-/* Whether t has started running. A task cancelled before it starts never
- * runs at all, so whatever it was handed must then be released by whoever
- * cancelled it. */
-static inline bool cio__task_started(const cio_task *t) { return t->state != CIO__TASK_NEW; }
 
 #endif
