@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What bench/w5_report.py and bench/w7_report.py share: reading a raw run's
 RESULT (or UNAVAILABLE) line, medians with their range, ratios of medians,
 and the PASS / FAIL / n/a verdicts of the issues' targets.

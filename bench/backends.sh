@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # backends.sh — sourced by bench/run-w5.sh and bench/run-w7.sh, the
 # harnesses that measure cio once per backend: their command line, building

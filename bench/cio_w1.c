@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio_w1.c — W1 spawn: N tasks, all created before the creator yields (so
  * all N exist at once, not yet run), joined in creation order with
  * cio_await. Reports ns/task; the harness adds peak RSS.

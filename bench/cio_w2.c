@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio_w2.c — W2 switch: two tasks each cio_yield() SWITCHES/2 times; the
  * scheduler alternates them, A B A B ..., SWITCHES switches in all.
  * elapsed runs from just before the two are created until both are joined.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio_w3.c — W3 idle in its exact form: N tasks blocked on one cio_event;
  * bytes per blocked task.
  *

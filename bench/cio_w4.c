@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio_w4.c — W4 timers: N one-shot cio_call_at callbacks; each counts.
  *
  * Deadlines: timer i is due timeout_i after one clock reading taken at t0

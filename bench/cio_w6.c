@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio_w6.c — W6 hand-off: ns per hand-off between two tasks.
  *
  *   --mode queue   two tasks, two queues of maxsize 1: A puts v on q1 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* common.h — what every C benchmark program shares: the clock, VmRSS, the
  * command line, and the RESULT line of WORKLOADS.md's output contract.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W1 spawn: N tasks created before main yields, joined in creation order."""
 import asyncio
 import time

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W2 switch: two tasks each loop `await asyncio.sleep(0)` SWITCHES/2 times."""
 import asyncio
 import time

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W3 idle: N tasks blocked on one asyncio.Event; bytes per blocked task."""
 import asyncio
 import time

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W4 timers: N loop.call_later callbacks; the last resolves a future main awaits.
 
 total is read inside the last callback. after_last_deadline = total -

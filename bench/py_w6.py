@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """W6 hand-off: asyncio.Queue(maxsize=1) ping-pong, or asyncio.Lock hand-off.
 
 --mode queue: A puts v on q1 and gets from q2, B gets from q1 and puts v + 1

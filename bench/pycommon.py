@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What every Python peer shares: the loop choice, the command line, VmRSS
 and the RESULT line of WORKLOADS.md's output contract.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Turns the raw runs bench/run.sh recorded into the comparison table.
 
 Input: the results file, one run a line, tab-separated:

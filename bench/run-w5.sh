@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-w5.sh — W5 (TCP echo) of WORKLOADS.md: one load generator
 # (bench/w5_loadgen.c) against the raw-epoll reference server, cio (a task
 # per connection, cio_read → cio_write) once on each backend (epoll,

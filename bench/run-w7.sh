@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-w7.sh — W7 (file reads) of WORKLOADS.md: cio once on each backend
 # (epoll and poll read through the thread pool, io_uring through the ring)
 # and libuv's uv_fs_read on its thread pool, all in this one run, on one

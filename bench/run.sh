@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh — W1-W4 of WORKLOADS.md: cio beside libuv (W4; libuv has no tasks
 # for W1-W3) and Python asyncio, plus uvloop when Debian has python3-uvloop,
 # all measured in this one run and printed as ratios, with the issue's

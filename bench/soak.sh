@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # soak.sh — a soak of cio's chat server example: chat-style load (40
 # clients, lines broadcast to the others, some past the line limit) with
 # random connection resets (SO_LINGER 0, some mid-line), and the server's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """soak_load.py — the load and the sampling of bench/soak.sh.
 
 Chat-style load on a chat server at 127.0.0.1:PORT (examples/chat_server):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uv_w4.c — W4 timers on libuv, the peer cio_w4.c is compared with: one
  * malloc'd array of N uv_timer_t, uv_timer_init + uv_timer_start(t, cb,
  * timeout, 0), uv_run(UV_RUN_DEFAULT). total ends when uv_run returns.

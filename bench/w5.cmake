@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # w5.cmake — W5 (TCP echo) of WORKLOADS.md: the load generator, the
 # raw-epoll reference server, and the cio and libuv echo servers. Included
 # from bench/CMakeLists.txt (which defines bench_program); bench/run-w5.sh

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w5_cio.c — W5's cio echo server: one task per connection doing plain
  * cio_read → cio_write (as WORKLOADS.md has it: "read → write loop on our
  * TCP API"), each with a 64 KiB buffer like the other servers'.

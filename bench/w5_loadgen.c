@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w5_loadgen.c — W5's load generator (WORKLOADS.md), the one program
  * every echo server is measured with: C connections to 127.0.0.1:PORT
  * (TCP_NODELAY), one 64-byte message in flight on each, a closed loop

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """w5_py.py — W5's Python echo servers: asyncio Protocol (data_received →
 transport.write) or streams (asyncio.start_server, one task per
 connection, read(65536) → write → await drain()), on the stock loop or on

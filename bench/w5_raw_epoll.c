@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w5_raw_epoll.c — W5's reference echo server: one thread, epoll
  * edge-triggered, read until EAGAIN or a short read, write straight back,
  * buffer any unwritten rest and flush it on EPOLLOUT. The "near physical

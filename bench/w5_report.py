@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Turns the raw runs bench/run-w5.sh recorded into W5's table.
 
 Input: one run a line, tab-separated:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w5_server.h — what the C echo servers of W5 share: the listening socket
  * on 127.0.0.1 (port 0 or --port), and the line that tells the harness
  * where they listen and which process to measure.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w5_uv.c — W5's libuv echo server, idiomatic: uv_read_start, alloc_cb
  * mallocs the suggested size (64 KiB), read_cb uv_writes that buffer,
  * write_cb frees it; uv_tcp_nodelay on every connection.

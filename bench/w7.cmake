@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # w7.cmake — W7 (file reads) of WORKLOADS.md: the program that writes the
 # file, and the cio and libuv readers. Included from bench/CMakeLists.txt
 # (which defines bench_program); bench/run-w7.sh runs them.

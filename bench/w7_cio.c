@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w7_cio.c — W7 (file reads, WORKLOADS.md) on cio: one task per reader,
  * each doing its cio_preads one after the other, all readers at once.
  * On epoll and poll every cio_pread is a job for the thread pool; on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w7_file.h — what W7's programs (WORKLOADS.md, file reads) share: the
  * file's size and layout, the two shapes of reading, the seeded random
  * offsets, the check of every read, and opening the file warm.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w7_mkfile.c — writes the 256 MiB file W7 reads (its layout is in
  * w7_file.h), once per run of bench/run-w7.sh, before any reader starts.
  *

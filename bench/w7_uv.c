@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w7_uv.c — W7 (file reads, WORKLOADS.md) on libuv, the peer w7_cio.c is
  * compared with: uv_fs_read with a callback, on libuv's thread pool (its
  * default size). One request per reader is in flight at all times (100

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # aarch64-linux-gnu.cmake — cross-compiling cio for AArch64 Linux with
 # Debian's cross toolchain, and running what it builds (the tests, through
 # ctest) under qemu-user. scripts/test-aarch64.sh installs what it needs:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # install.cmake — what `cmake --install` puts where (GNUInstallDirs, as
 # Debian lays it out): headers; libcio, libcio-tls and libcio-curl, static
 # and shared; a pkg-config file for each; the CMake package (find_package(cio)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # man.cmake — the manual pages, made at build time by tools/cio-man from the
 # headers' comments (man 3: one page per CIO_EXTERN function or group) and
 # docs/cio.7.txt (man 7) and docs/cio-timeline.1.txt (man 1), so that they cannot drift from cio.h; installed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* chat_server.c — a line-based chat: every line a client sends goes to
  * every other client, prefixed with the sender's name. Shows streams'
  * readline (lines longer than the buffer are refused, not cut), writes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* concurrent.c — the seed's second program: the same two tasks, started with
  * cio_create_task and then awaited. While A sleeps, the loop runs B: 2 s in
  * all, the longer of the two.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crawler.c — a rate-limited fan-out: one task per URL, all started at
  * once, but a semaphore lets only three "fetch" at a time, and the whole
  * crawl runs under a deadline. The fetches are simulated with cio_sleep

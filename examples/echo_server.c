@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* echo_server.c — a TCP echo server: every byte a client sends comes back.
  * One task per connection (cio_start_server), so a slow client holds up
  * only itself. Runs until ^C (cio_signal_wait), then closes the server,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetch_api.c — the seed's scenario: "send a request to a remote API and
  * await the response", N times at once. The example starts its own tiny
  * HTTP server on 127.0.0.1 (a task; each reply is delayed a little, as a

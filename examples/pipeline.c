@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pipeline.c — producer/consumer: a producer feeds a bounded queue, a pool
  * of workers in a task group drains it, and a results queue collects what
  * they made. The bound gives backpressure: the producer waits whenever the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sequential.c — the seed's first program: two tasks awaited one after the
  * other. Task A sleeps 2 s, then task B sleeps 1 s: 3 s in all, because
  * nothing runs B while main is awaiting A.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* task_metrics.c — an observer (cio_observer_add) that times every run of
  * every task, from the moment it gets the CPU to the moment it suspends or
  * finishes, and keeps a histogram per task name; printed when cio_run

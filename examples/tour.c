@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tour.c — the guided tour: what happens at `await`, shown on a running
  * program. It follows the seed's learning plan in four steps, each real code
  * narrated by cio's tracer (CIO_TRACE=1 prints one line per event on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio — asyncio for C.
  *
  * One event loop per thread; tasks are stackful coroutines; `await` is an

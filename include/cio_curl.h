@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio_curl.h — HTTP (and everything else libcurl speaks) from tasks: a
  * curl_easy_perform that suspends the calling task instead of blocking the
  * thread. One curl multi handle per loop drives every transfer through

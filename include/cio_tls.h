@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cio_tls.h — TLS streams over OpenSSL: clients, servers, and upgrading a
  * plain connection in place. A TLS stream is a cio_stream: every
  * cio_stream_* function works on it unchanged, and cio_stream_close ends

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo.sh — builds cio, runs the seed's two programs (examples/sequential.c,
 # examples/concurrent.c), then the guided tour (examples/tour.c): the event
 # loop, two sleeps awaited one after the other (3 s), the same two as tasks

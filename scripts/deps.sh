@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # deps.sh — sourced by the other scripts: installs the Debian packages a step
 # needs, only those missing, and says which.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fuzz.sh — builds the libFuzzer targets of tests/fuzz (clang, ASan+UBSan,
 # in build-fuzz) and runs one of them for a while, starting from its seed
 # corpus. Inputs it finds that add coverage go to build-fuzz/corpus/TARGET

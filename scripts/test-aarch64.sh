@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test-aarch64.sh — cross-builds cio for AArch64 and runs the whole test
 # suite (every test on every backend) under qemu-user: ctest runs each test
 # program through qemu-aarch64 (CMAKE_CROSSCOMPILING_EMULATOR in

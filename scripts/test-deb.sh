@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test-deb.sh — builds the Debian packages of debian/ the way Debian does
 # (dpkg-buildpackage -b -us -uc, in a copy of the tracked tree), checks them
 # with lintian (no errors allowed), installs them, builds and runs

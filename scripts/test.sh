@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test.sh — builds cio every way it must work and runs the whole suite on
 # each: every test on every backend (epoll, poll); under AddressSanitizer +
 # UndefinedBehaviorSanitizer; the thread-using tests under ThreadSanitizer;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* context.c — the thread's loop, the clock, cio_now, cio_running_loop and
  * the loop's addons.
  *

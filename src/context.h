@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* context.h — the thread's loop and the clock: what every layer may ask
  * of the loop without knowing what the loop is made of.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* errors.c — names for every code the library returns (errno, CIO_EOF and
  * the resolver's CIO_EAI_* from cio.h's list), and the loud abort.
  */

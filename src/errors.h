@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* errors.h — the loud abort (errors.c), behind internal.h's CIO__PANIC
  * and CIO__ASSERT; cio_strerror, the other half of errors.c, is public. */
 #ifndef CIO_ERRORS_H

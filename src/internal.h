@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* internal.h — the first include of every library source file.
  *
  * Feature macros, the loud-abort helpers for broken invariants, and the

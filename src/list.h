@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* list.h — intrusive circular doubly-linked list.
  *
  * The node lives inside the object that is queued (a waiter on a task's

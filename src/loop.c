@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loop.c — cio_run and the loop iteration.
  *
  * Owns the loop's life (open, run main, shut down, close) and the order of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loop.h — the state of one event loop (one per thread running cio_run).
  *
  * Every field has one owner file, named beside it; others go through that

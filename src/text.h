@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* text.h — appending text and numbers to a fixed buffer, without stdio.
  *
  * For the places where printf is the wrong tool: signal handlers (only

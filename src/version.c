@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* version.c — the library's own version, for programs that want to know
  * which release they run with (not the header they were built with).
  */

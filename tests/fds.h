@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fds.h — counting this process's descriptors, for the leak checks of the
  * tests (testutil.h) and the fuzz targets (fuzz/fuzz.h). No cmocka here.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nettest.h — what the descriptor, networking, stream, server, process and
  * signal tests share on top of testutil.h (failure records, child
  * processes): descriptor flags, loopback ports, stream pairs, and a byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peers.h — real peers for the TLS and curl tests: a scratch directory
  * with a certificate authority and a server certificate made by the
  * openssl command, and peer processes (openssl s_server, nginx) started on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_addr.c — cio_getaddrinfo: numeric and file-based names, unknown
  * hosts (a name under the reserved .invalid TLD, with the resolver's
  * timeout bounded through RES_OPTIONS), invalid services and ports, the

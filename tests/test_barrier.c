@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_barrier.c — cio_barrier as asyncio.Barrier: the last arrival
  * releases all, each gets a distinct index in order of arrival, the
  * barrier is reusable at once, a cancelled waiter no longer counts, one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_c10k.c — 10,000 connections open at once to a cio server on
  * 127.0.0.1, each doing round trips of random payloads that are checked
  * byte for byte and checksummed on both sides.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_callback.c — call_soon / call_later / call_at, handles and their
  * cancellation, timer ordering and volume, and what callbacks may not do.
  *

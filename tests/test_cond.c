@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cond.c — cio_cond as asyncio.Condition: notify(n) and notify_all
  * wake waiters in FIFO order, each returns holding the lock, waiting
  * without the lock is refused, a cancelled or timed-out wait still returns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_curl.c — cio_curl_perform against a local nginx: plain and HTTPS
  * GETs, a POST, a redirect, a 404, a server that never answers, a refused
  * connection, many transfers at once, and cancellation mid-transfer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_deadlock.c — cio_run's deadlock detection: tasks that wait on
  * something nothing can ever wake (an event nobody sets, two locks taken in
  * opposite orders, a task group whose child is stuck) make cio_run print who

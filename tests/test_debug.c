@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_debug.c — CIO_DEBUG=1: the slow-task report while the task still
  * blocks (with a backtrace naming the function), tasks never awaited,
  * peak stack use, the SIGQUIT task tree, and cio_dump_tasks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_event.c — cio_event as asyncio.Event: wait on a set event, set
  * wakes every waiter in FIFO order, clear, a waiter woken keeps its wake-up
  * when the event is cleared before it runs, cancellation and timeouts

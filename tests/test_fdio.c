@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fdio.c — I/O on descriptors: pipes (waiting, large writes, EOF,
  * SIGPIPE, closing under a waiter, cancellation, timeouts, EINTR), TCP and
  * UDP on 127.0.0.1, regular files (positioned I/O, the thread pool), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fdreuse.c — descriptor numbers closed and used again while tasks
  * wait on them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_future.c — cio_future as asyncio.Future with an int result: any
  * number of awaiters woken in FIFO order, set or cancel once (-EALREADY
  * after), awaiting a done future, an awaiter's cancellation leaves the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_group.c — cio_taskgroup as asyncio.TaskGroup with Trio's
  * cancellation (Lib/test/test_asyncio/test_taskgroups.py's cases): wait
  * for all, the first failure cancels the siblings and the parent's own

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test_layers.sh — the folders of src/ are layers, and a reference between
 # two of the library's objects must point down:
 #

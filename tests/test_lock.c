@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_lock.c — cio_lock as asyncio.Lock: FIFO hand-off between waiters,
  * no barging, releasing an unlocked lock, and Trio's cancellation rules: a
  * waiter cancelled or timed out never holds the lock, one handed the lock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_observer.c — cio_observer_add / cio_observer_remove: the events a
  * task's life emits, in order; the loop's own events (iterations, polls, a
  * descriptor reported, a timer fired); several observers; observers added

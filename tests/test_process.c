@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_process.c — cio_process: echo through cat (pipes as streams, EOF
  * by write_eof), exit codes, a kill with a signal (128 + signo), pid,
  * stderr, the child's clean signal state (default dispositions, empty

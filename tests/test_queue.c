@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_queue.c — cio_queue as asyncio.Queue, LifoQueue and PriorityQueue
  * (Lib/test/test_asyncio/test_queues.py's cases): order of each kind, a
  * stable priority order, bounded backpressure with FIFO putters and

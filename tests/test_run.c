@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_run.c — cio_run and the loop's life: main's result, misuse,
  * asyncio.run's shutdown (leftover tasks are cancelled and allowed to
  * finish), cio_running_loop, one loop per thread, the clock, and the choice

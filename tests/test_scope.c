@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_scope.c — timeout and shield scopes: expiry, nesting, already
  * expired and invalid deadlines, scopes outside a task, shields holding back
  * cancellation and outer timeouts, and the misuse that must abort.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_sem.c — cio_sem as asyncio.Semaphore and BoundedSemaphore: permits
  * counted, FIFO order of waiters, the issue's cancellation case (three
  * waiters, cancel the head, release once: the second gets the permit), a

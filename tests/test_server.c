@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_server.c — cio_start_server: many clients at once, slow and silent
  * clients that must not stall the others, cio_server_close cancelling and
  * awaiting handlers, a handler's return closing its connection, a server

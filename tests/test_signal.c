@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_signal.c — cio_signal_wait: raise and kill to self wake the
  * waiting task, a signal arriving between two waits is kept for the next,
  * the loop runs on meanwhile, timeouts and cancellation, the thread's mask

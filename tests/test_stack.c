@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_stack.c — task stacks: an overflow is caught and named (at once
  * with a guard page, at the next switch with a canary), and each task has
  * its own floating-point control state.

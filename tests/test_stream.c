@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_stream.c — cio_stream: lines, separators and exact reads; peers
  * that close mid-line; lines longer than the buffer (-ENOBUFS, bytes
  * kept); half-closed sockets; resets; a 100 MB write to a slow reader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_switch.c — the context switch (src/arch/switch-*): callee-saved
  * integer and floating-point registers survive switches between many tasks,
  * the rounding mode is per task, new tasks start with the default

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_task.c — the core semantics of tasks: create and await, scheduling
  * order, detach, names, sleep and yield, cancellation, a million tasks,
  * stack sizes, and every misuse the header promises to report.

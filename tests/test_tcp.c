@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_tcp.c — TCP, Unix and UDP sockets: connect and listen on 127.0.0.1
  * and ::1, descriptors non-blocking and close-on-exec, refused and reset
  * connections, invalid ports and unknown hosts, SO_REUSEPORT, and Happy

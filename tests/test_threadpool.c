@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_threadpool.c — cio_to_thread: results, threads, the loop running on
  * meanwhile, volume, cancellation and timeouts (fn finishes before the
  * caller goes on), CIO_THREADPOOL_SIZE (checked in fresh processes, since

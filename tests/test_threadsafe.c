@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_threadsafe.c — cio_call_soon_threadsafe: waking a loop that is
  * blocked in the OS, many threads posting at once, loops on two threads
  * posting to each other, posting that races the loop's end, bad input.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test_timeline.sh — tools/cio-timeline: bad input is refused with a clear
 # message and a non-zero exit; a trace becomes a page that headless Chromium
 # loads without a script error, showing one lane per task (and the loop's).

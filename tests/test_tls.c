@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_tls.c — TLS streams: against openssl s_server, s_client and nginx,
  * a cio TLS server against cio TLS clients, verification failures, garbage
  * instead of a handshake on either side, upgrade in place, half-close, and

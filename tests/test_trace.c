@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_trace.c — CIO_TRACE: every kind of event in the narration, the
  * Chrome trace-event JSON (parsed by python3's json module), an unwritable
  * path, the CIO_TRACE_MAX_MB cap, and cio_loop_stats_get.

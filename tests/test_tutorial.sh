@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test_tutorial.sh — docs/tutorial.md keeps its promises: every cio name it
 # mentions exists in include/cio.h, and every ```c block in it is a whole
 # program that compiles against cio with the project's warnings and runs to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_uring.c — what only the io_uring backend has: the default choice and
  * the refusal, its features and their fallbacks, the cancellation rule
  * (the kernel lets go of a buffer before its task goes on), cio_close with

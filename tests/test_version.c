@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_version.c — the version is written once (include/cio.h) and every
  * place that states it agrees: the header's macros, the library's
  * cio_version() and cio_version_string(), CMake's project() version (given

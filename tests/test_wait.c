@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_wait.c — waiting for several tasks: cio_gather, cio_wait_for and
  * cio_wait_any — results, order, failure, cancellation, timeouts, and bad
  * arguments.

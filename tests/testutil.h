@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testutil.h — what every cio test shares.
  *
  *   - assert_cio, test_run: cmocka assertions that print error names, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* switch-aarch64.S — the context switch for AArch64, AAPCS64 (Linux, LP64).
  *
  * Contract (see ctx.h):

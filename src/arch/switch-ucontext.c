@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* switch-ucontext.c — the portable context switch: getcontext, makecontext
  * and swapcontext, for architectures without a switch-*.S (and for
  * -DCIO_UCONTEXT=ON, to test the fallback on machines that have one).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* switch-x86_64.S — the context switch for x86-64, System V ABI.
  *
  * Contract (see ctx.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* callback.c — call_soon / call_later / call_at, handles, and callbacks
  * posted from other threads.
  *

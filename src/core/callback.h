@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* callback.h — callback records (call_soon/later/at, internal timers) and
  * the queue of callbacks posted from other threads.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctx.h — switching the CPU from one stack to another.
  *
  * The architecture files (arch/switch-*.S, arch/switch-ucontext.c) provide

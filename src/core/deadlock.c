@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deadlock.c — Go's "all goroutines are asleep": finding that no task can
  * ever be woken, saying who waits on what, and the promise other threads
  * give with cio_loop_ref.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deadlock.h — "all tasks are asleep" (deadlock.c). */
 #ifndef CIO_DEADLOCK_H
 #define CIO_DEADLOCK_H

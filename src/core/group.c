@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* group.c — cio_taskgroup, asyncio.TaskGroup / Trio's nursery: a parent
  * task's set of children that it waits for, and that fail together.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* group.h — what task groups (group.c) tell the rest of the core. */
 #ifndef CIO_GROUP_H
 #define CIO_GROUP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* observe.c — the core's side of the observer table: the out-of-line
  * hooks behind CIO__OBSERVE, and what being observed changes for tasks.
  *

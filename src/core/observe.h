@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* observe.h — every event the runtime emits, and how the core emits it.
  *
  * The table of hooks is cio.h's cio_observer: the loop holds one

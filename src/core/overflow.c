@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* overflow.c — stack overflow into a guard page: name the task, stop.
  *
  * A SIGSEGV handler, installed once per process on an alternate signal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* overflow.h — turning a fault in a task's guard page into a message. */
 #ifndef CIO_OVERFLOW_H
 #define CIO_OVERFLOW_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scheduler.c — the ready queue, the one wait primitive, and switching.
  *
  * Owns what runs next and how the CPU gets there, and the wait primitive

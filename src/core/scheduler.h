@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scheduler.h — tasks, the ready queue and the one wait primitive.
  *
  * Every suspending call in the library parks its task through cio__sched_wait and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scope.c — timeout and shield scopes on the caller's stack.
  *
  * Owns the chain of open scopes of a task and the task's effective

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stack.c — mmap'd task stacks, guard pages or canaries, pooled per loop.
  *
  * Owns the layout of chunks and slots (see stack.h for the why) and the

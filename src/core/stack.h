@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stack.h — task stacks: mmap'd chunks of slots, pooled per loop.
  *
  * Two kinds of chunk. A guarded chunk puts a PROT_NONE page below every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* task.c — the life cycle of a task: create, run its body, finish, await,
  * detach, free.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* task.h — a task's life cycle (task.c): creation and the free list, the
  * end of a task, awaiting one, the walks over every task, and how tasks
  * are named in traces and reports. The task struct itself is

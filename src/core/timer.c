@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* timer.c — the 4-ary (deadline, sequence) min-heap behind every timer.
  *
  * Owns the heap array only; what a timer does when it fires is the callback

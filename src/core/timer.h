@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* timer.h — the loop's timers: a 4-ary min-heap of (deadline, sequence).
  *
  * Entries carry their key inline, so sifting touches only the heap array,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wait.c — waiting for several tasks: cio_gather and cio_wait_any.
  *
  * Built on task.c's awaiter link; owns only the bookkeeping of many tasks at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend.c — the registry of OS pollers and the choice CIO_BACKEND makes,
  * and what a completion means to the task that waits for it.
  *

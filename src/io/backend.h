@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* backend.h — the interface every OS poller implements (epoll, poll,
  * io_uring), and the registry CIO_BACKEND picks from.
  *

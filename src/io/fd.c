@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fd.c — per-descriptor state: who waits on what, and what the backend
  * watches.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fd.h — what the loop knows about each descriptor: who waits on it, what
  * the backend watches, and what kind of file it is.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdio.c — read, write, accept, connect, open, fsync... that suspend
  * instead of blocking.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdio.h — what fdio.c (cio_read, cio_write and the other calls on
  * descriptors) offers the rest of the library. */
 #ifndef CIO_FDIO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* process.c — child processes: posix_spawn with pipes as streams, exit
  * noticed through a pidfd, wait, kill.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* signal.c — cio_signal_wait: a task waits for a signal through a
  * signalfd, with no signal handler installed.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream.c — the buffering every stream shares: reads into a buffer that
  * keeps whatever a failed read left (nothing is ever dropped), writes that
  * go out at once when they can and are buffered otherwise, backpressure

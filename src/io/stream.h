@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream.h — the stream interface: the operations a transport implements
  * (a plain descriptor in stream_plain.c; TLS later) beneath the buffering
  * that every stream shares (stream.c).

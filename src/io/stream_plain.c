@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream_plain.c — the stream transport over a plain descriptor (socket,
  * pipe, terminal), and its constructor, cio_stream_new (cio_open_connection,
  * which needs a TCP connection first, is net/tcp.c's).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* threadpool.c — the worker threads, their queues, and cio_to_thread.
  *
  * Owns the pool (process-wide, started on first use) and the hand-over of

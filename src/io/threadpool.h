@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* threadpool.h — work that must not run on the loop's thread (regular-file
  * I/O, cio_to_thread, name lookups) goes to a pool of worker threads shared
  * by every loop in the process, in lanes that do not share workers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* addr.c — name resolution and the socket helpers every transport shares.
  *
  * cio_getaddrinfo runs getaddrinfo(3) in the thread pool's resolver lane

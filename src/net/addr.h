@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* net.h — what the networking files share: resolving with fixed hints,
  * opening, binding and connecting one socket (addr.c), and error codes
  * that must travel through errno.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* curl.c — cio_curl_perform: libcurl transfers that suspend their task.
  *
  * One curl multi handle per loop (made on first use, an addon closed with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* server.c — cio_start_server: a listener, an accept task, and a task per
  * connection running the caller's handler on a stream.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* server.h — what server.c offers the other networking files (tls.c's
  * servers). */
 #ifndef CIO_SERVER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tcp.c — TCP clients and listeners: cio_tcp_connect with Happy Eyeballs
  * (RFC 8305), cio_tcp_listen, and cio_open_connection (a stream over
  * cio_tcp_connect).

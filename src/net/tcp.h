@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tcp.h — what tcp.c offers the other networking files. */
 #ifndef CIO_TCP_H
 #define CIO_TCP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls.c — the TLS stream transport (OpenSSL), and the calls that make TLS
  * streams: cio_tls_connect, cio_tls_client (an upgrade in place),
  * cio_tls_start_server, and the per-task error text of cio_tls_last_error.

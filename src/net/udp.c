@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* udp.c — UDP sockets: bound (for cio_recvfrom / cio_sendto) or connected
  * to one peer (for cio_read / cio_write of whole datagrams).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* unix.c — Unix stream sockets on a file-system path: connect and listen.
  *
  * A sockaddr_un is wrapped in an addrinfo so that addr.c's helpers (open,

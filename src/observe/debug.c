@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* debug.c — CIO_DEBUG=1: the slow-task watchdog, tasks never awaited,
  * peak stack use, and the task dump on SIGQUIT.
  *

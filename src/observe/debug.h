@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* debug.h — debug mode (CIO_DEBUG=1): the slow-task watchdog, the list of
  * tasks never awaited, peak stack use, and the SIGQUIT task dump.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dump.c — cio_dump_tasks: every task of a loop as a tree, Go's goroutine
  * dump for cio.
  *

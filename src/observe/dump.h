@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dump.h — the task dump (dump.c), for debug mode's SIGQUIT. */
 #ifndef CIO_DUMP_H
 #define CIO_DUMP_H

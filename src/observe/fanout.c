@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fanout.c — the loop's observers: cio_observer_add / cio_observer_remove,
  * and the table that passes each event on to every one of them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fanout.h — several observers behind the loop's one table.
  *
  * The loop holds one cio_observer (loop->observer); this file's table

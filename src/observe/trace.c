@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace.c — CIO_TRACE: the narrated trace (stderr) and the events of the
  * JSON timeline, as an observer of the loop (cio_observer, added by loop.c
  * when the loop opens).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace.h — CIO_TRACE: the narrated trace and the Chrome trace-event JSON,
  * an observer of the loop (trace.c).
  *

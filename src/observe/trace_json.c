@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace_json.c — writing CIO_TRACE's Chrome trace-event JSON file.
  *
  * Owns the file: its buffer, its cap and its closing text. The events it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trace_json.h — the Chrome trace-event JSON file of CIO_TRACE=path.
  *
  * Events stream to the file through one fixed buffer, so memory stays

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* barrier.c — cio_barrier, asyncio.Barrier: parties tasks wait until all
  * of them have arrived, then all go on together.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cond.c — cio_cond, asyncio.Condition: tasks wait, holding a lock, for
  * another task to notify them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event.c — cio_event, asyncio.Event: a flag that tasks wait to see set.
  *
  * Owns the flag and its waiters. Setting wakes every waiter at once (FIFO

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* future.c — cio_future, asyncio.Future with an int result: completed
  * once (a result, or cancelled), awaited by any number of tasks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lock.c — cio_lock, asyncio.Lock: mutual exclusion between tasks.
  *
  * Owns the lock's state and its FIFO of waiters. Release hands the lock

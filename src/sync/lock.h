@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lock.h — what the rest of the library needs from lock.c beyond the public
  * API: an acquire that cannot be interrupted (a condition must hold its lock
  * again before cio_cond_wait returns, however the wait ended).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* queue.c — cio_queue, asyncio.Queue / LifoQueue / PriorityQueue: items
  * passed between tasks, bounded or not, with task_done/join and shutdown.
  *

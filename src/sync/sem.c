@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sem.c — cio_sem, asyncio.Semaphore and BoundedSemaphore: a counter of
  * permits that tasks take and give back.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* waitq.c — FIFO wait queues shared by the synchronisation objects: park
  * at the tail, wake from the head, refuse to free an object still waited
  * on. What each object hands over on a wake-up is that object's file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* waitq.h — a FIFO of parked waiters: what every synchronisation object
  * (event, lock, condition, semaphore, barrier, queue, future) is built on.
  *

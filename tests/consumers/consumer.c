@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* consumer.c — a program that uses all three components of an installed
  * cio, as a user's would: a task, a TLS handshake that a peer refuses, and
  * a libcurl transfer (of this program's own file, file:///proc/self/exe). Built

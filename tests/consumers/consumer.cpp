@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // consumer.cpp — cio from C++17: captureless lambdas are task functions
 // (they convert to cio_fn), and no exception may leave one, since the
 // loop that called it is C (see README, "C++"). Prints "c++: ok".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core.c — a core-only consumer (tasks, a queue, a timer), linked
  * statically: needs nothing but libc besides cio (and liburing where the
  * io_uring backend is built). Prints "core: ok". */

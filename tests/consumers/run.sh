@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh — builds and runs the consumer programs of this folder against a
 # cio installed in PREFIX, as its users would, and against the source tree:
 #   1. Makefile + pkg-config: consumer.c (shared libraries), core.c static

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz.h — what the libFuzzer targets share: a loud stop that libFuzzer
  * records as a crash (with the input that caused it), and one cio_run per
  * input that checks the run left no descriptor open.

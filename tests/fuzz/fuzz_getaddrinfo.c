@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_getaddrinfo.c — cio_getaddrinfo's inputs: host and service strings
  * and hints, checked against getaddrinfo(3) called directly with the same
  * arguments (same error, as cio's code, or the same list of addresses).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_stream.c — the stream readers against a model of their contract.
  *
  * A writer task sends the payload over a socketpair (or a TCP connection

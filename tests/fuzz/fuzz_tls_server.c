@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_tls_server.c — a cio TLS server's handshake fed arbitrary bytes.
  *
  * Each input: a TLS server on 127.0.0.1 (a certificate made at build time,

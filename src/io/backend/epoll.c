@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* epoll.c — the epoll backend (Linux), level-triggered.
  *
  * Level-triggered because fd.c keeps interest registered across waits and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* epoll.h — the epoll backend (epoll.c): readiness through epoll. */
 #ifndef CIO_BACKEND_EPOLL_H
 #define CIO_BACKEND_EPOLL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* io_uring.c — the io_uring backend (Linux 5.6+; its fast paths from 5.19
  * and 6.0): the operations themselves are submitted as SQEs and each task
  * parks on its own CQE; readiness (watch) is a POLL_ADD, for what still

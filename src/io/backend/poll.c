@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* poll.c — the poll(2) backend: portable, and O(watched descriptors) per
  * poll.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* poll.h — the poll backend (poll.c): readiness through ppoll, the portable fallback. */
 #ifndef CIO_BACKEND_POLL_H
 #define CIO_BACKEND_POLL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uring_keep.c — a thread's io_uring outlives its loops.
  *
  * Closing a ring is not over when close(2) returns: the kernel tears the

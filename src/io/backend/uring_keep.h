@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uring_keep.h — the ring a thread keeps between its loops (uring_keep.c). */
 #ifndef CIO_URING_KEEP_H
 #define CIO_URING_KEEP_H
