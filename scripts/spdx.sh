@@ -28,7 +28,7 @@ style_of() {
     Makefile | */Makefile) echo hash ;;
     *)
         # Any other script: a file that starts with "#!" (.ci/run, tools/).
-        if [ "$(head -c 2 "$1" 2>/dev/null)" = "#!" ]; then echo hash; fi
+        if [ "$(head -c 2 "$1" 2>/dev/null | tr -d '\000')" = "#!" ]; then echo hash; fi
         ;;
     esac
 }
