@@ -4,11 +4,13 @@
  * parks on its own CQE; readiness (watch) is a POLL_ADD, for what still
  * waits on readiness (cio_wait_readable, streams, processes, signals).
  *
- * Owns the ring, its features and their fallbacks, the requests it keeps
- * per descriptor (multishot receive and accept, polls, operations in
- * flight), and the rule that a task never leaves a wait while the kernel
- * may still use its buffer. What a call means (write everything, EPIPE,
- * connect's retries) is fdio.c's.
+ * Owns the ring's use, its features' fallbacks, the requests it keeps per
+ * descriptor (multishot receive and accept, polls, operations in flight),
+ * and the rule that a task never leaves a wait while the kernel may still
+ * use its buffer. Making the ring and detecting the features is
+ * uring_setup.c's, the provided buffers uring_bufs.c's, the ring a thread
+ * keeps between loops uring_keep.c's; what a call means (write
+ * everything, EPIPE, connect's retries) is fdio.c's.
  *
  * Every request's user_data says what it is: a uring_op on a task's stack
  * (8-byte aligned, so its low 3 bits are TAG_OP), or a per-descriptor
@@ -21,19 +23,14 @@
 #include <liburing.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "io/backend/uring_keep.h"
 #include "io/backend/io_uring.h"
+#include "io/backend/uring_bufs.h"
+#include "io/backend/uring_setup.h"
 #include "loop.h"
 
-#define RING_ENTRIES 256
-/* The provided buffers multishot receives fill: a power of two of them. */
-#define BUF_COUNT 256
-#define BUF_SIZE 4096
-#define BUF_GROUP 0
 /* How many completions one look at the CQ copies out before handling them. */
 #define REAP_BATCH 64
 /* How many connections a multishot accept takes ahead of cio_accept. */
@@ -41,81 +38,11 @@
 /* The kernel's MULTISHOT_MAX_RETRY (io_uring/net.c). */
 #define MULTISHOT_MAX_RETRY 32
 
-/* The features, each detected at start-up and each with a fallback:
- * X(NAME, "name as CIO_URING_DISABLE and the description spell it"). */
-#define URING_FEATURES(X)                                                                          \
-    X(DEFER_TASKRUN, "defer_taskrun")       /* SINGLE_ISSUER + DEFER_TASKRUN (6.1) */              \
-    X(RING_FD, "ring_fd")                   /* a registered ring fd (5.18) */                      \
-    X(BATCH, "batch")                       /* SQEs wait for the loop's one enter */               \
-    X(MULTISHOT_ACCEPT, "multishot_accept") /* 5.19 */                                             \
-    X(BUFRING, "bufring")                   /* multishot recv into provided buffers (6.0) */       \
-    X(MULTISHOT_POLL, "multishot_poll")     /* the loop's wake-up descriptor (5.13) */             \
-    X(NODROP, "nodrop")                     /* required: see uring_open */
-
-enum {
-#define URING_FEATURE_BIT(name, text) FEATURE_BIT_##name,
-    URING_FEATURES(URING_FEATURE_BIT)
-#undef URING_FEATURE_BIT
-};
-#define FEATURE(name) (1u << FEATURE_BIT_##name)
-/* What CIO_URING_DISABLE=all masks: every fast path (not NODROP). */
-#define FAST_PATHS (~FEATURE(NODROP))
-
-static const char *const feature_names[] = {
-#define URING_FEATURE_NAME(name, text) text,
-    URING_FEATURES(URING_FEATURE_NAME)
-#undef URING_FEATURE_NAME
-};
-#define FEATURE_COUNT (sizeof feature_names / sizeof feature_names[0])
-
 /* user_data tags (low 3 bits). IGNORE's requests (cancellations, the
  * timeouts liburing adds on kernels without EXT_ARG, whose user_data is
  * all ones) need nothing done when they complete. */
 enum { TAG_OP = 0, TAG_POLL = 1, TAG_RECV = 2, TAG_ACCEPT = 3, TAG_WAKE = 4, TAG_IGNORE = 7 };
 #define SEQ_MASK 0x1fffffffu
-
-/* Per descriptor number (cio__fd_state.uring). */
-struct cio__uring_fd {
-    /* Operations in flight on the descriptor (cio__completion.fd_node). */
-    cio__list ops;
-    /* Bumped when the number is closed: completions of the multishot
-     * requests armed before carry the old value and are dropped. */
-    uint32_t gen;
-    /* The poll armed for fd.c: its sequence number (in its user_data;
-     * bumped at every arm and close) and CIO__EV_* mask (0: none armed). */
-    uint32_t poll_seq;
-    unsigned poll_events;
-    /* A multishot receive is armed; the last one ended with -ENOBUFS, so
-     * the next read receives into the caller's buffer. */
-    bool recv_armed, recv_nobufs;
-    /* How many of the armed receive's completions said more data was
-     * waiting (see recv_buffered), and whether it is being cancelled. */
-    uint32_t recv_streak;
-    bool recv_renewing;
-    /* How the stream ended, told once the data before it is read:
-     * RECV_GOING, 0 (end of stream, told to every later read) or -errno. */
-    int recv_end;
-    /* Received buffers not yet read, a FIFO of buffer ids linked through
-     * uring_backend.chunks (-1: none), and how much of the head was read. */
-    int32_t chunk_head, chunk_tail;
-    uint32_t chunk_off;
-    /* Tasks waiting for received data or for a connection (waiter.node). */
-    cio__list waiters;
-    /* A multishot accept is armed (and being cancelled: enough wait); the
-     * connections it accepted that no cio_accept took yet (a ring buffer
-     * of acc_cap); an error to report. */
-    bool accept_armed, accept_stopping;
-    int *accepted;
-    uint32_t acc_head, acc_len, acc_cap;
-    int accept_err;
-    /* Requests submitted that name this descriptor number (operations,
-     * polls, multishot requests) and whose last CQE has not come. The
-     * kernel may look the number up when it runs a request rather than
-     * when it takes the SQE (liburing issue 782), so while one may still
-     * run, the number must not name another file. */
-    uint32_t inflight;
-};
-enum { RECV_GOING = 1 };
 
 /* One operation of one task, on that task's stack: the I/O layer's
  * completion (its user_data), and what the SQE points into. */
@@ -129,44 +56,6 @@ typedef struct uring_op {
     struct msghdr msg;
     struct iovec iov;
 } uring_op;
-
-typedef struct uring_chunk {
-    /* The next buffer of the same descriptor's FIFO (-1: last). */
-    int32_t next;
-    /* How many bytes the kernel put in it. */
-    uint32_t len;
-} uring_chunk;
-
-typedef struct uring_backend {
-    struct io_uring ring;
-    /* FEATURE() bits in use. */
-    unsigned features;
-    /* Requests submitted whose last CQE has not come (closing waits), and
-     * of those TAG_IGNORE's (the cancellations). */
-    size_t pending, cancels;
-    /* What the ring was made for, and whether it may be kept for the
-     * thread's next loop once idle (uring_keep.c; not on kernels without
-     * EXT_ARG, where liburing adds timeout requests of its own). */
-    cio__uring_keep_key key;
-    bool keepable;
-    /* The provided buffer ring and the buffers, and per buffer id its
-     * place in a descriptor's FIFO (BUFRING only). */
-    struct io_uring_buf_ring *br;
-    char *bufs;
-    uring_chunk chunks[BUF_COUNT];
-    /* How often a multishot receive ran out of buffers, and how often
-     * completions had to be fetched from the kernel's overflow list
-     * (tests read both in the description). */
-    unsigned long nobufs, overflows;
-    /* Handling completions (a full SQ must not reap again). */
-    bool reaping;
-    /* uring_close has cancelled everything: nothing is armed again. */
-    bool closing;
-    /* "io_uring: defer_taskrun ... no-bufring ...", made at open. */
-    char features_text[160];
-    /* features_text and the counters, made by uring_describe. */
-    char description[224];
-} uring_backend;
 
 /* ------------------------------------------------------- submission */
 
@@ -254,94 +143,6 @@ static struct cio__uring_fd *uring_fd(cio__fd_state *st)
     return uf;
 }
 
-/* ------------------------------------------------- provided buffers */
-
-static char *buffer_at(uring_backend *b, int32_t bid) { return b->bufs + (size_t)bid * BUF_SIZE; }
-
-static void buffer_recycle(uring_backend *b, int32_t bid)
-{
-    io_uring_buf_ring_add(b->br, buffer_at(b, bid), BUF_SIZE, (unsigned short)bid,
-                          io_uring_buf_ring_mask(BUF_COUNT), 0);
-    io_uring_buf_ring_advance(b->br, 1);
-}
-
-static void chunk_append(uring_backend *b, struct cio__uring_fd *uf, int32_t bid, uint32_t len)
-{
-    b->chunks[bid] = (uring_chunk){.next = -1, .len = len};
-    if (uf->chunk_tail >= 0)
-        b->chunks[uf->chunk_tail].next = bid;
-    else
-        uf->chunk_head = bid;
-    uf->chunk_tail = bid;
-}
-
-/* Copies received bytes into buf, giving emptied buffers back. */
-static size_t chunks_copy_out(uring_backend *b, struct cio__uring_fd *uf, char *buf, size_t n)
-{
-    size_t done = 0;
-    while (done < n && uf->chunk_head >= 0) {
-        int32_t bid = uf->chunk_head;
-        uring_chunk *c = &b->chunks[bid];
-        size_t take = CIO__MIN(n - done, (size_t)(c->len - uf->chunk_off));
-        memcpy(buf + done, buffer_at(b, bid) + uf->chunk_off, take);
-        done += take;
-        uf->chunk_off += (uint32_t)take;
-        if (uf->chunk_off == c->len) {
-            uf->chunk_head = c->next;
-            if (uf->chunk_head < 0)
-                uf->chunk_tail = -1;
-            uf->chunk_off = 0;
-            buffer_recycle(b, bid);
-        }
-    }
-    return done;
-}
-
-static void chunks_drop(uring_backend *b, struct cio__uring_fd *uf)
-{
-    while (uf->chunk_head >= 0) {
-        int32_t bid = uf->chunk_head;
-        uf->chunk_head = b->chunks[bid].next;
-        buffer_recycle(b, bid);
-    }
-    uf->chunk_tail = -1;
-    uf->chunk_off = 0;
-}
-
-/* Registers the buffer ring (no liburing helper in 2.3 for it). False if
- * the kernel refuses (before 5.19) or memory is short: no BUFRING. */
-static bool buffers_open(uring_backend *b)
-{
-    size_t ring_bytes = BUF_COUNT * sizeof(struct io_uring_buf);
-    void *br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (br == MAP_FAILED)
-        return false;
-    /* mmap'd, not malloc'd: a write the kernel makes after the ring is
-     * gone hits an unmapped page, never memory that was reused. */
-    void *bufs = mmap(NULL, (size_t)BUF_COUNT * BUF_SIZE, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (bufs == MAP_FAILED)
-        goto unmap_ring;
-    b->br = br;
-    b->bufs = bufs;
-    io_uring_buf_ring_init(b->br);
-    struct io_uring_buf_reg reg = {
-        .ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = BUF_COUNT, .bgid = BUF_GROUP};
-    if (io_uring_register_buf_ring(&b->ring, &reg, 0) != 0)
-        goto unmap_bufs;
-    for (int32_t i = 0; i < BUF_COUNT; i++)
-        buffer_recycle(b, i);
-    return true;
-
-unmap_bufs:
-    munmap(bufs, (size_t)BUF_COUNT * BUF_SIZE);
-    b->bufs = NULL;
-    b->br = NULL;
-unmap_ring:
-    munmap(br, ring_bytes);
-    return false;
-}
-
 /* ------------------------------------------------------ completions */
 
 static void wake_waiters(struct cio__uring_fd *uf, int result)
@@ -391,7 +192,7 @@ static void recv_done(uring_backend *b, int fd, uint32_t gen, int res, unsigned 
     if (!uf || gen != (uf->gen & SEQ_MASK)) {
         /* Data for a descriptor closed since: nobody can read it. */
         if (bid >= 0)
-            buffer_recycle(b, bid);
+            cio__uring_bufs_recycle(b, bid);
         return;
     }
     if (!(flags & IORING_CQE_F_MORE))
@@ -399,9 +200,9 @@ static void recv_done(uring_backend *b, int fd, uint32_t gen, int res, unsigned 
     if (flags & IORING_CQE_F_SOCK_NONEMPTY)
         uf->recv_streak++;
     if (res > 0 && bid >= 0)
-        chunk_append(b, uf, bid, (uint32_t)res);
+        cio__uring_bufs_append(b, uf, bid, (uint32_t)res);
     else if (bid >= 0)
-        buffer_recycle(b, bid);
+        cio__uring_bufs_recycle(b, bid);
     if (res == -ENOBUFS) {
         /* Every buffer holds unread data: nothing was lost, the bytes wait
          * in the socket, and the next read takes them itself. */
@@ -546,150 +347,21 @@ static int reap(uring_backend *b)
 
 /* ----------------------------------------------------- life cycle */
 
-/* The features CIO_URING_DISABLE masks ("all" or names, comma-separated):
- * how the suite tests every fallback on a kernel that has the features. */
-static unsigned masked_features(void)
-{
-    const char *env = getenv("CIO_URING_DISABLE");
-    unsigned mask = 0;
-    while (env && *env) {
-        size_t len = strcspn(env, ",");
-        bool known = false;
-        if (len == 3 && strncmp(env, "all", 3) == 0) {
-            mask |= FAST_PATHS;
-            known = true;
-        }
-        for (size_t i = 0; i < FEATURE_COUNT; i++) {
-            if (strlen(feature_names[i]) == len && strncmp(env, feature_names[i], len) == 0) {
-                mask |= 1u << i;
-                known = true;
-            }
-        }
-        if (!known && len)
-            fprintf(stderr, "cio: CIO_URING_DISABLE: no io_uring feature is called '%.*s'\n",
-                    (int)len, env);
-        env += len + (env[len] == ',');
-    }
-    return mask;
-}
-
-/* sysctl kernel.io_uring_disabled: 2 refuses io_uring to every process
- * (6.6+); 1 only to those outside kernel.io_uring_group, which
- * io_uring_setup itself then refuses. */
-static bool disabled_by_sysctl(void)
-{
-    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
-    if (!f)
-        return false;
-    int value = 0;
-    bool disabled = fscanf(f, "%d", &value) == 1 && value == 2;
-    fclose(f);
-    return disabled;
-}
-
-/* The opcodes every operation needs (5.6): without one, the ring cannot
- * replace epoll, and the loop falls back to it. */
-static const int required_ops[] = {
-    IORING_OP_READ,    IORING_OP_WRITE,       IORING_OP_SEND,     IORING_OP_RECV,
-    IORING_OP_SENDMSG, IORING_OP_RECVMSG,     IORING_OP_ACCEPT,   IORING_OP_CONNECT,
-    IORING_OP_OPENAT,  IORING_OP_FSYNC,       IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
-    IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL,
-};
-
-static int check_kernel(uring_backend *b, const struct io_uring_params *p, unsigned masked)
-{
-    /* Without NODROP (before 5.5) a full CQ drops completions, and a lost
-     * CQE is a task parked for ever. Every kernel with the opcodes below
-     * has it; masking it shows the refusal. */
-    if (!(p->features & IORING_FEAT_NODROP) || (masked & FEATURE(NODROP)))
-        return -ENOSYS;
-    b->features |= FEATURE(NODROP);
-    struct io_uring_probe *probe = io_uring_get_probe_ring(&b->ring);
-    if (!probe)
-        return -ENOSYS;
-    int err = 0;
-    for (size_t i = 0; i < sizeof required_ops / sizeof required_ops[0]; i++) {
-        if (!io_uring_opcode_supported(probe, required_ops[i]))
-            err = -ENOSYS;
-    }
-    /* The fast paths have no probe bit of their own: each came with an
-     * opcode that can be probed (multishot poll in 5.13, MKDIRAT 5.15;
-     * multishot accept and SOCKET in 5.19; multishot recv and SEND_ZC in
-     * 6.0). A kernel that still refuses one is caught at its first use. */
-    if (io_uring_opcode_supported(probe, IORING_OP_MKDIRAT))
-        b->features |= FEATURE(MULTISHOT_POLL);
-    if (io_uring_opcode_supported(probe, IORING_OP_SOCKET))
-        b->features |= FEATURE(MULTISHOT_ACCEPT);
-    if (io_uring_opcode_supported(probe, IORING_OP_SEND_ZC))
-        b->features |= FEATURE(BUFRING);
-    io_uring_free_probe(probe);
-    return err;
-}
-
-static void describe_features(uring_backend *b)
-{
-    char *text = b->features_text;
-    size_t at = (size_t)snprintf(text, sizeof b->features_text, "io_uring:");
-    for (size_t i = 0; i < FEATURE_COUNT && at < sizeof b->features_text; i++)
-        at += (size_t)snprintf(text + at, sizeof b->features_text - at, " %s%s",
-                               b->features & (1u << i) ? "" : "no-", feature_names[i]);
-}
-
-/* Makes b's ring for b->key and detects its features. */
-static int ring_open(uring_backend *b)
-{
-    unsigned masked = b->key.masked;
-    struct io_uring_params p = {0};
-    /* The loop's thread is the only one that submits, and completions run
-     * in its own enter rather than interrupting it (6.1). */
-    if (!(masked & FEATURE(DEFER_TASKRUN)))
-        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    int err = io_uring_queue_init_params(b->key.entries, &b->ring, &p);
-    if (err == -EINVAL && p.flags) {
-        memset(&p, 0, sizeof p);
-        err = io_uring_queue_init_params(b->key.entries, &b->ring, &p);
-    } else if (err == 0 && p.flags) {
-        b->features |= FEATURE(DEFER_TASKRUN);
-    }
-    if (err)
-        return err;
-    if ((err = check_kernel(b, &p, masked))) {
-        io_uring_queue_exit(&b->ring);
-        return err;
-    }
-    b->features &= ~masked;
-    if (!(masked & FEATURE(RING_FD)) && io_uring_register_ring_fd(&b->ring) == 1)
-        b->features |= FEATURE(RING_FD);
-    if (!(masked & FEATURE(BATCH)))
-        b->features |= FEATURE(BATCH);
-    b->keepable = p.features & IORING_FEAT_EXT_ARG;
-    return 0;
-}
-
 static int uring_open(cio_loop *loop)
 {
-    if (disabled_by_sysctl())
+    if (cio__uring_setup_disabled())
         return -EPERM;
     uring_backend *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
-    /* CIO_URING_ENTRIES: a smaller ring, for the tests of a full SQ and
-     * an overflowing CQ. */
-    const char *env = getenv("CIO_URING_ENTRIES");
-    b->key.entries = env && atoi(env) > 0 ? (unsigned)atoi(env) : RING_ENTRIES;
-    b->key.masked = masked_features();
-    if (cio__uring_keep_take(&b->ring, b->key, &b->features)) {
-        b->keepable = true;
-    } else {
-        int err = ring_open(b);
-        if (err) {
-            free(b);
-            return err;
-        }
+    int err = cio__uring_setup_ring(b);
+    if (err) {
+        free(b);
+        return err;
     }
-    if ((b->features & FEATURE(BUFRING)) && !buffers_open(b))
+    if ((b->features & FEATURE(BUFRING)) && !cio__uring_bufs_open(b))
         b->features &= ~FEATURE(BUFRING);
-    describe_features(b);
+    cio__uring_setup_describe(b);
     loop->backend_data = b;
     return 0;
 }
@@ -738,15 +410,11 @@ static void uring_close(cio_loop *loop)
     /* Idle, the ring stays with the thread (uring_keep.c says why): a
      * stale request or cancellation must not reach the next loop, nor a
      * buffer ring whose memory is about to go. */
-    bool idle = !b->pending && !b->cancels &&
-                (!b->bufs || io_uring_unregister_buf_ring(&b->ring, BUF_GROUP) == 0);
+    bool idle = !b->pending && !b->cancels && cio__uring_bufs_unregister(b);
     if (!(idle && b->keepable && cio__uring_keep_put(&b->ring, b->key, b->features)))
         io_uring_queue_exit(&b->ring);
     free_fd_states(loop);
-    if (b->bufs) {
-        munmap(b->bufs, (size_t)BUF_COUNT * BUF_SIZE);
-        munmap(b->br, BUF_COUNT * sizeof(struct io_uring_buf));
-    }
+    cio__uring_bufs_unmap(b);
     free(b);
     loop->backend_data = NULL;
 }
@@ -922,7 +590,7 @@ static ssize_t recv_buffered(cio_loop *loop, uring_backend *b, struct cio__uring
         return 0;
     for (;;) {
         if (uf->chunk_head >= 0)
-            return (ssize_t)chunks_copy_out(b, uf, op->buf, op->len);
+            return (ssize_t)cio__uring_bufs_copy_out(b, uf, op->buf, op->len);
         if (uf->recv_end != RECV_GOING) {
             int end = uf->recv_end;
             if (end < 0)
@@ -1034,7 +702,7 @@ static void uring_forget(cio_loop *loop, int fd, cio__fd_state *st)
     uf->recv_armed = uf->recv_nobufs = uf->recv_renewing = false;
     uf->accept_armed = uf->accept_stopping = false;
     uf->recv_end = RECV_GOING;
-    chunks_drop(b, uf);
+    cio__uring_bufs_drop(b, uf);
     for (; uf->acc_len; uf->acc_len--, uf->acc_head = (uf->acc_head + 1) % uf->acc_cap)
         close(uf->accepted[uf->acc_head]);
     uf->accept_err = 0;
@@ -1076,14 +744,11 @@ static int uring_release_input(cio_loop *loop, int fd, cio__fd_state *st, char *
         if (err)
             return err;
     }
-    size_t n = 0;
-    for (int32_t bid = uf->chunk_head; bid >= 0; bid = b->chunks[bid].next)
-        n += b->chunks[bid].len;
-    n -= uf->chunk_off;
+    size_t n = cio__uring_bufs_unread(b, uf);
     if (n) {
         if (!(*data = malloc(n)))
             return -ENOMEM;
-        *len = chunks_copy_out(b, uf, *data, n);
+        *len = cio__uring_bufs_copy_out(b, uf, *data, n);
     }
     uf->recv_end = RECV_GOING;
     uf->recv_nobufs = false;
