@@ -300,7 +300,7 @@ cio_handle cio_call_soon(cio_cb cb, void *arg)
     if (!r)
         return no_handle(ENOMEM);
     r->state = CB_SOON;
-    cio__sched_push(&r->run);
+    cio__sched_push(loop, &r->run);
     return (cio_handle){record_id(&loop->callbacks, r)};
 }
 

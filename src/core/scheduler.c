@@ -25,9 +25,8 @@
 
 #define RUN_BUDGET 128
 
-void cio__sched_push(cio__runnable *r)
+void cio__sched_push(cio_loop *loop, cio__runnable *r)
 {
-    cio_loop *loop = cio__context_loop;
     r->next = NULL;
     if (loop->ready_tail)
         loop->ready_tail->next = r;
@@ -471,10 +470,11 @@ void cio__sched_wake(cio__waiter *w, int result)
     if (t->live->waiter != w)
         return;
     /* Before the waiter is cleared: an observer may read what it was. */
-    CIO__OBSERVE(cio__context_loop, task_woken, w, result);
+    cio_loop *loop = cio__context_loop;
+    CIO__OBSERVE(loop, task_woken, w, result);
     t->live->waiter = NULL;
     w->result = result;
-    cio__sched_push(&t->run);
+    cio__sched_push(loop, &t->run);
 }
 
 int cio_yield(void)
@@ -484,7 +484,7 @@ int cio_yield(void)
         return err;
     cio_loop *loop = cio__context_loop;
     cio_task *t = loop->current;
-    cio__sched_push(&t->run);
+    cio__sched_push(loop, &t->run);
     switch_away(loop, t, false);
     /* Cancelled while it sat in the ready queue: report it here, as asyncio
      * raises CancelledError out of sleep(0). */

@@ -278,8 +278,10 @@ void cio__sched_group_cancel(struct cio_task *parent);
  * longer cancels it (a cio_cancel, or another failing group, still does). */
 void cio__sched_group_lift(struct cio_task *parent);
 
-/* Appends a runnable to the ready queue. */
-void cio__sched_push(cio__runnable *r);
+/* Appends a runnable to the ready queue of loop, the running loop. The
+ * caller passes the loop it has in hand: read again from the thread-local
+ * after the caller's stores, it cost task creation two instructions. */
+void cio__sched_push(struct cio_loop *loop, cio__runnable *r);
 
 /* Runs the ready queue in FIFO order, what becomes ready meanwhile
  * included, until it is empty or the budget of runs between two looks at

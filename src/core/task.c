@@ -166,7 +166,7 @@ cio_task *cio_create_task_opts(cio_fn fn, void *arg, const cio_task_opts *opts)
     loop->live_tasks++;
     loop->pending_tasks++;
     CIO__OBSERVE(loop, task_created, t, loop->current);
-    cio__sched_push(&t->run);
+    cio__sched_push(loop, &t->run);
     return t;
 }
 
