@@ -83,8 +83,11 @@ void cio__task_for_each(cio_loop *loop, void (*fn)(cio_task *t, void *arg), void
 void cio__task_free(cio_task *t)
 {
     cio_loop *loop = cio__context_loop;
-    free(t->name);
-    t->name = NULL;
+    /* Most tasks have no name: the spawn-and-await path calls nothing. */
+    if (t->name) {
+        free(t->name);
+        t->name = NULL;
+    }
     t->state = TASK_FREED;
     t->run.next = (cio__runnable *)loop->task_free_list;
     loop->task_free_list = t;
