@@ -19,24 +19,27 @@ int cio__addr_resolve(const char *host, const char *port, int socktype, int flag
  * non-blocking and close-on-exec, or -errno with nothing left open. */
 int cio__addr_connect(const struct addrinfo *ai);
 
-/* A socket bound to ai's address: SO_REUSEADDR on TCP (and SO_REUSEPORT
- * if asked), listening with `backlog` unless it is negative. The
+/* cio__addr_bind's flags: SO_REUSEPORT; IPV6_V6ONLY (IPv6 sockets only). */
+enum { CIO__BIND_REUSE_PORT = 1, CIO__BIND_V6ONLY = 2 };
+
+/* A socket bound to ai's address: SO_REUSEADDR on TCP (and the options
+ * of `flags`), listening with `backlog` unless it is negative. The
  * descriptor, non-blocking and close-on-exec, or -errno. */
-int cio__addr_bind(const struct addrinfo *ai, int backlog, bool reuse_port);
+int cio__addr_bind(const struct addrinfo *ai, int backlog, unsigned flags);
 
 /* cio__addr_bind on each address in turn: the first that binds, or the
  * last error. */
-int cio__addr_bind_first(const struct addrinfo *res, int backlog, bool reuse_port);
+int cio__addr_bind_first(const struct addrinfo *res, int backlog, unsigned flags);
 
 /* tcp.c: cio_tcp_connect's race (Happy Eyeballs) over resolved addresses
  * (a non-empty list of SOCK_STREAM ones). Tests call it with lists of
  * their own making. */
 int cio__tcp_connect_addrinfo(struct addrinfo *res);
 
-/* server.c: cio_start_server, with release(arg) called once the server is
+/* server.c: cio_start_server_opts, with release(arg) called once the server is
  * closed and its last connection has ended (not when starting fails). */
-cio_server *cio__server_start(const char *host, const char *port, cio_conn_fn handler, void *arg,
-                              void (*release)(void *arg));
+cio_server *cio__server_start(const char *host, const char *port, const cio_server_opts *opts,
+                              cio_conn_fn handler, void *arg, void (*release)(void *arg));
 
 /* A code for errno (constructors return NULL and set errno): -code for a
  * negative errno, EHOSTUNREACH for a resolver failure (CIO_EAI_*), which

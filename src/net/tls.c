@@ -561,7 +561,7 @@ cio_server *cio_tls_start_server(const char *host, const char *port, const cio_t
     ts->handler = handler;
     ts->arg = arg;
     ts->handshake_limit = handshake_limit(opts);
-    cio_server *srv = cio__server_start(host, port, tls_conn_main, ts, tls_server_release);
+    cio_server *srv = cio__server_start(host, port, NULL, tls_conn_main, ts, tls_server_release);
     if (!srv) {
         err = errno;
         tls_server_release(ts);
