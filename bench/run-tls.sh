@@ -18,8 +18,7 @@ cd "$(dirname "$0")/.."
 . bench/backends.sh
 bench_parse_reps run-tls "$@" || exit 2
 build=build-tls
-need_packages build-essential cmake pkg-config libuv1-dev libssl-dev openssl ca-certificates \
-    util-linux || exit 1
+need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_BENCH_PACKAGES[@]}" || exit 1
 bench_build "$build" run-tls tls_handshake || exit 1
 bin=$build/bench/tls_handshake
 system_bundle=/etc/ssl/certs/ca-certificates.crt
