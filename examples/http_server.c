@@ -27,47 +27,64 @@
 /* The most a request head may take; a larger one is answered 431. */
 #define HEAD_MAX 8192
 
+/* A response made once and sent many times: the head and body of a 200,
+ * remade when the Date header changes (once a second). */
+typedef struct canned {
+    /* Room for the head and the body (allocated at start-up). */
+    char *bytes;
+    size_t cap, len;
+    time_t made;
+} canned;
+
 typedef struct site {
     const char *body;
     size_t body_len;
+    /* The 200 for keep-alive and the one that closes. */
+    canned ok_keep, ok_close;
     /* Set once a shutdown starts: keep-alive connections end after the
      * response in progress. */
     bool stopping;
 } site;
 
-/* The Date header's value (RFC 9110 section 5.6.7), made once a second. */
-static const char *http_date(void)
+/* Formats a response into out (cap bytes): its length, or 0 if it does not
+ * fit. The Date header (RFC 9110 section 5.6.7) is `now`'s. */
+static size_t format_response(char *out, size_t cap, time_t now, int status, const char *reason,
+                              const char *body, size_t body_len, bool keep_alive)
 {
-    static char text[64];
-    static time_t made;
-    time_t now = time(NULL);
-    if (now != made) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        made = now;
-    }
-    return text;
-}
-
-static int respond(cio_stream *s, int status, const char *reason, const char *body,
-                   size_t body_len, bool keep_alive)
-{
-    char head[256];
-    int n = snprintf(head, sizeof head,
+    struct tm tm;
+    char date[64];
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\nServer: cio\r\nDate: %s\r\n"
                      "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
-                     status, reason, http_date(), body_len,
-                     keep_alive ? "" : "Connection: close\r\n");
-    /* One write for head and body: one send, one TCP segment. */
-    char out[4096];
-    if ((size_t)n + body_len <= sizeof out) {
-        memcpy(out, head, (size_t)n);
-        memcpy(out + n, body, body_len);
-        return cio_stream_write(s, out, (size_t)n + body_len);
+                     status, reason, date, body_len, keep_alive ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n + body_len > cap)
+        return 0;
+    memcpy(out + n, body, body_len);
+    return (size_t)n + body_len;
+}
+
+/* An error response (no body), and the connection ends. */
+static int respond_error(cio_stream *s, int status, const char *reason)
+{
+    char out[512];
+    size_t n = format_response(out, sizeof out, time(NULL), status, reason, "", 0, false);
+    return cio_stream_write(s, out, n);
+}
+
+/* The 200 with the site's body: one write for head and body (one send,
+ * one TCP segment), from a copy remade once a second. */
+static int respond_ok(cio_stream *s, site *st, bool keep_alive)
+{
+    canned *c = keep_alive ? &st->ok_keep : &st->ok_close;
+    time_t now = time(NULL);
+    if (now != c->made) {
+        c->len = format_response(c->bytes, c->cap, now, 200, "OK", st->body,
+                                 st->body_len, keep_alive);
+        c->made = now;
     }
-    int err = cio_stream_write(s, head, (size_t)n);
-    return err ? err : cio_stream_write(s, body, body_len);
+    return cio_stream_write(s, c->bytes, c->len);
 }
 
 /* Reads and drops n bytes of a request's body: this server answers every
@@ -97,22 +114,21 @@ static int serve(cio_stream *s, void *arg)
         long head = http_parse_request(buf, have, &req);
         if (head == HTTP_PARSE_PARTIAL) {
             if (have == sizeof buf)
-                return respond(s, 431, "Request Header Fields Too Large", "", 0, false);
+                return respond_error(s, 431, "Request Header Fields Too Large");
             ssize_t r = cio_stream_read(s, buf + have, sizeof buf - have);
             if (r <= 0)
                 return (int)r; /* the client closed (0), or an error */
             have += (size_t)r;
             continue;
         }
-        if (head < 0) {
-            int bad = head == HTTP_PARSE_BAD;
-            return head == HTTP_PARSE_TOO_MANY
-                       ? respond(s, 431, "Request Header Fields Too Large", "", 0, false)
-                   : bad ? respond(s, 400, "Bad Request", "", 0, false)
-                         : respond(s, 501, "Not Implemented", "", 0, false);
-        }
+        if (head == HTTP_PARSE_TOO_MANY)
+            return respond_error(s, 431, "Request Header Fields Too Large");
+        if (head == HTTP_PARSE_UNSUPPORTED)
+            return respond_error(s, 501, "Not Implemented");
+        if (head < 0)
+            return respond_error(s, 400, "Bad Request");
         bool keep = req.keep_alive && !st->stopping;
-        int err = respond(s, 200, "OK", st->body, st->body_len, keep);
+        int err = respond_ok(s, st, keep);
         if (err || !keep)
             return err;
         memmove(buf, buf + head, have - (size_t)head);
@@ -127,10 +143,9 @@ typedef struct config {
     size_t max_connections;
 } config;
 
-static int serve_until_signal(void *arg)
+/* The server the configuration asks for, or NULL (the reason printed). */
+static cio_server *start(const config *c, site *st)
 {
-    config *c = arg;
-    site st = {.body = c->body, .body_len = strlen(c->body)};
     cio_server_opts so = {.task_name = "http", .max_connections = c->max_connections};
     cio_server *srv;
     if (c->cert) {
@@ -139,19 +154,33 @@ static int serve_until_signal(void *arg)
             .server = true, .cert_file = c->cert, .key_file = c->key, .alpn = alpn});
         if (!ctx) {
             fprintf(stderr, "http_server: %s\n", cio_tls_last_error());
-            return 1;
+            return NULL;
         }
         srv = cio_tls_start_server_ctx(c->host, c->port, ctx,
-                                       &(cio_tls_server_opts){.server = so}, serve, &st);
+                                       &(cio_tls_server_opts){.server = so}, serve, st);
+        /* The server holds its own reference. */
         cio_tls_ctx_free(ctx);
     } else {
-        srv = cio_start_server_opts(c->host, c->port, &so, serve, &st);
+        srv = cio_start_server_opts(c->host, c->port, &so, serve, st);
     }
-    if (!srv) {
+    if (!srv)
         fprintf(stderr, "http_server: cannot listen on %s:%s: %s\n", c->host, c->port,
                 strerror(errno));
-        return 1;
-    }
+    return srv;
+}
+
+static int serve_until_signal(void *arg)
+{
+    config *c = arg;
+    int result = 1;
+    site st = {.body = c->body, .body_len = strlen(c->body)};
+    /* A head is under 256 bytes. */
+    st.ok_keep.cap = st.ok_close.cap = 256 + st.body_len;
+    st.ok_keep.bytes = malloc(st.ok_keep.cap);
+    st.ok_close.bytes = malloc(st.ok_close.cap);
+    cio_server *srv = st.ok_keep.bytes && st.ok_close.bytes ? start(c, &st) : NULL;
+    if (!srv)
+        goto free_responses;
     printf("LISTEN port=%d pid=%d\n", cio_server_port(srv), (int)getpid());
     fflush(stdout);
     int sig = cio_signal_wait(SIGTERM);
@@ -159,7 +188,11 @@ static int serve_until_signal(void *arg)
     int cancelled = cio_server_shutdown(srv, 5.0);
     if (cancelled > 0)
         fprintf(stderr, "http_server: %d connections cancelled at shutdown\n", cancelled);
-    return sig < 0 ? 1 : 0;
+    result = sig < 0 || cancelled < 0;
+free_responses:
+    free(st.ok_keep.bytes);
+    free(st.ok_close.bytes);
+    return result;
 }
 
 int main(int argc, char **argv)
