@@ -382,8 +382,11 @@ static void note_alpn(tls_conn *c)
     const unsigned char *p;
     unsigned len;
     SSL_get0_alpn_selected(c->ssl, &p, &len);
-    memcpy(c->alpn, p, len < sizeof c->alpn ? len : 0);
-    c->alpn[len < sizeof c->alpn ? len : 0] = '\0';
+    if (!p || len >= sizeof c->alpn)
+        len = 0; /* none (a protocol name has at most 255 bytes) */
+    else
+        memcpy(c->alpn, p, len);
+    c->alpn[len] = '\0';
 }
 
 /* Runs a handshake over s's connection with the TLS transport in place,
