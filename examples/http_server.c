@@ -65,12 +65,26 @@ static size_t format_response(char *out, size_t cap, time_t now, int status, con
     return (size_t)n + body_len;
 }
 
-/* An error response (no body), and the connection ends. */
+/* An error response (no body), and the connection ends. Closing a socket
+ * with unread input makes the kernel send a reset, which can destroy the
+ * response before the client reads it; so, as nginx's lingering close
+ * does, the server half-closes and reads what the client still sends, up
+ * to 64 KiB or 1 s, before closing. */
 static int respond_error(cio_stream *s, int status, const char *reason)
 {
     char out[512];
     size_t n = format_response(out, sizeof out, time(NULL), status, reason, "", 0, false);
-    return cio_stream_write(s, out, n);
+    int err = cio_stream_write(s, out, n);
+    if (err || (err = cio_stream_write_eof(s)))
+        return err;
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 1.0);
+    ssize_t r;
+    size_t drained = 0;
+    while (drained < 65536 && (r = cio_stream_read(s, out, sizeof out)) > 0)
+        drained += (size_t)r;
+    cio_timeout_exit(&tm);
+    return 0;
 }
 
 /* The 200 with the site's body: one write for head and body (one send,
