@@ -20,27 +20,12 @@ cd "$(dirname "$0")/.."
 bench_parse_reps run-http "$@" || exit 2
 build=build-http
 need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_BENCH_PACKAGES[@]}" || exit 1
-mkdir -p "$build"
-if ! {
-    cmake -S . -B "$build" -DCIO_TESTS=OFF -DCIO_EXAMPLES=ON -DCIO_BENCH=ON -DCIO_SANITIZE= \
-        -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" &&
-        cmake --build "$build" -j"$(nproc)" --target http_server http_uv
-} >"$build/build-run-http.log" 2>&1; then
-    tail -n 40 "$build/build-run-http.log"
-    echo "run-http: the build failed (all of it: $build/build-run-http.log)" >&2
-    exit 1
-fi
+BENCH_EXAMPLES=ON bench_build "$build" run-http http_server http_uv || exit 1
 nginx=/usr/sbin/nginx
 [ -x "$nginx" ] || nginx=$(command -v nginx)
 body='Hello, World!'
 
-scratch=$(mktemp -d)
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+bench_scratch
 (
     cd "$scratch" &&
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -161,7 +146,6 @@ for rep in $(seq "$reps"); do
     done
 done
 
-median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 bench_describe "$load_before"
 echo "wrk $(wrk -v 2>&1 | head -n 1 | awk '{print $2}'), $($nginx -v 2>&1 | sed 's/.*: //'), body '$body\\n', TLS 1.3 (OpenSSL defaults), P-256"
@@ -169,8 +153,8 @@ printf '%-18s %12s %18s   %s\n' server "req/s" "req/server CPU-s" "(per CPU-s, a
 declare -A med
 for row in "${rows[@]}"; do
     read -r name _ <<<"$row"
-    med[$name]=$(median "${perc[$name]}")
-    printf '%-18s %12s %18s   (%s )\n' "$name" "$(median "${rps[$name]}")" "${med[$name]}" \
+    med[$name]=$(bench_median "${perc[$name]}")
+    printf '%-18s %12s %18s   (%s )\n' "$name" "$(bench_median "${rps[$name]}")" "${med[$name]}" \
         "${perc[$name]}"
 done
 target() { # LABEL A B MIN

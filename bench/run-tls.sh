@@ -24,13 +24,7 @@ bin=$build/bench/tls_handshake
 system_bundle=/etc/ssl/certs/ca-certificates.crt
 [ -s "$system_bundle" ] || { echo "run-tls: no $system_bundle" >&2; exit 1; }
 
-scratch=$(mktemp -d)
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+bench_scratch
 (
     cd "$scratch" &&
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -73,14 +67,13 @@ for rep in $(seq "$reps"); do
     done
 done
 
-median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
 bench_describe "$load_before"
 echo "bundle: $ncerts certificates ($system_bundle + the test CA); server: cio, TLS 1.3, P-256"
 printf '%-12s %10s   %s\n' mode "ms/conn" "(all reps)"
 declare -A med
 for mode in "${modes[@]}"; do
-    med[$mode]=$(median "${ms[$mode]}")
+    med[$mode]=$(bench_median "${ms[$mode]}")
     printf '%-12s %10s   (%s )\n' "$mode" "${med[$mode]}" "${ms[$mode]}"
 done
 ratio=$(awk -v a="${med[ctx-full]}" -v b="${med[opts-ca]}" 'BEGIN {printf "%.2f", a / b}')
