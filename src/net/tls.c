@@ -142,6 +142,10 @@ typedef struct tls_conn {
     int retry_want;
     /* A close_notify has been sent (write_eof). */
     bool shut;
+    /* The last SSL_read left nothing in OpenSSL's buffer: with read-ahead
+     * its read(2) took all the socket held, so the next read waits for the
+     * socket first instead of meeting EAGAIN. */
+    bool drained;
     /* The ALPN protocol agreed on, NUL-terminated ("": none), filled when
      * the handshake ends. */
     char alpn[256];
@@ -162,11 +166,21 @@ static ssize_t tls_read(cio_stream *s, void *buf, size_t n)
 {
     tls_conn *c = s->impl;
     int len = n > INT_MAX ? INT_MAX : (int)n;
+    if (c->drained && !SSL_has_pending(c->ssl)) {
+        /* A wait that is level-triggered on every backend: if bytes did
+         * arrive meanwhile it returns at once. */
+        c->drained = false;
+        int err = cio_wait_readable(s->fd);
+        if (err)
+            return err;
+    }
     for (;;) {
         ERR_clear_error();
         int r = SSL_read(c->ssl, buf, len);
-        if (r > 0)
+        if (r > 0) {
+            c->drained = !SSL_has_pending(c->ssl);
             return r;
+        }
         int sys_err = errno;
         int ssl_err = SSL_get_error(c->ssl, r);
         if (ssl_err == SSL_ERROR_ZERO_RETURN)
