@@ -12,6 +12,12 @@
 #                                      the log's tail and returns 1
 #   bench_describe LOAD_BEFORE         prints the machine, the load average
 #                                      (LOAD_BEFORE and now) and cio lines
+#   bench_scratch                      makes $scratch (a temporary directory)
+#                                      and removes it at exit, killing the
+#                                      server in $server_pid if one is left
+#   bench_median "V1 V2 ..."           prints the median of the values
+#
+# bench_build builds the examples too when BENCH_EXAMPLES=ON.
 
 # shellcheck disable=SC2034  # reps is the caller's
 bench_parse_reps() {
@@ -35,7 +41,7 @@ bench_build() {
     shift 2
     mkdir -p "$build"
     if ! {
-        cmake -S . -B "$build" -DCIO_TESTS=OFF -DCIO_EXAMPLES=OFF -DCIO_BENCH=ON \
+        cmake -S . -B "$build" -DCIO_TESTS=OFF -DCIO_EXAMPLES="${BENCH_EXAMPLES:-OFF}" -DCIO_BENCH=ON \
             -DCIO_SANITIZE= -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" &&
             cmake --build "$build" -j"$(nproc)" --target "$@"
     } >"$build/build-$name.log" 2>&1; then
@@ -54,4 +60,15 @@ bench_describe() {
         "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src include \
             2>/dev/null || echo ' + uncommitted changes'), -O2 -DNDEBUG; libuv $(pkg-config \
             --modversion libuv)"
+}
+
+# shellcheck disable=SC2034  # scratch and server_pid are the caller's
+bench_scratch() {
+    scratch=$(mktemp -d)
+    server_pid=
+    trap '[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
+}
+
+bench_median() {
+    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }

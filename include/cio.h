@@ -724,6 +724,11 @@ typedef struct cio_listen_opts {
      * loop each) can listen on the same port and the kernel spreads the
      * connections among them. */
     bool reuse_port;
+    /* Set IPV6_V6ONLY on an IPv6 socket: it takes IPv6 connections only,
+     * so "::" leaves IPv4 to another socket. Off: the system's default
+     * (net.ipv6.bindv6only, 0 on Linux: "::" takes IPv4 too). No effect
+     * on an IPv4 address. */
+    bool v6only;
 } cio_listen_opts;
 
 /* A TCP socket listening on host:port, SO_REUSEADDR set. host NULL: every
@@ -887,11 +892,68 @@ typedef int (*cio_conn_fn)(cio_stream *s, void *arg);
 CIO_EXTERN cio_server *cio_start_server(const char *host, const char *port,
                                         cio_conn_fn handler, void *arg);
 
+/* Options of cio_start_server_opts (and cio_tls_start_server_ctx). Zero
+ * it, then fill what applies: zero means the default everywhere. */
+typedef struct cio_server_opts {
+    /* listen(2)'s backlog: connections the kernel completes and holds
+     * before the server accepts them. 0: SOMAXCONN. Negative: EINVAL. */
+    int backlog;
+    /* SO_REUSEPORT: several servers (processes, or threads with a loop
+     * each) listen on one port and the kernel spreads connections. */
+    bool reuse_port;
+    /* IPV6_V6ONLY on an IPv6 listener (see cio_listen_opts.v6only). */
+    bool v6only;
+    /* The stack size of each connection's task (cio_task_opts.stack_size;
+     * 0: the default). A handler that needs little saves memory per
+     * connection; one that calls deep libraries needs more. */
+    size_t stack_size;
+    /* The name of each connection's task, in traces and dumps (copied).
+     * NULL: "task-N". */
+    const char *task_name;
+    /* At most this many connections are served at once (0: no limit).
+     * While the server has that many, it does not accept: the next ones
+     * wait in the listener's backlog, and beyond it the kernel's SYN
+     * retries, so a burst is slowed, never refused by cio. */
+    size_t max_connections;
+} cio_server_opts;
+
+/* cio_start_server with options. opts NULL: cio_start_server.
+ * Returns: the server; NULL with errno EINVAL (NULL handler or port, a
+ *   negative backlog), ENOMEM, or cio_start_server's errors.
+ * Suspends: yes (the lookup).
+ * Ownership: opts and its strings are read during the call, not kept; end
+ *   the server with cio_server_shutdown or cio_server_close. */
+CIO_EXTERN cio_server *cio_start_server_opts(const char *host, const char *port,
+                                             const cio_server_opts *opts, cio_conn_fn handler,
+                                             void *arg);
+
 /* The port the server listens on (useful with port "0"). Suspends: no. */
 CIO_EXTERN int cio_server_port(const cio_server *srv);
 
-/* Stops accepting, closes the listener, cancels every handler and waits for
- * them to finish (their streams closed), then frees the server.
+/* Graceful shutdown (asyncio's Server.close, wait_closed and
+ * close_clients): stops accepting and closes the listener at once (new
+ * connections are refused, those still in the backlog reset), lets the
+ * running handlers finish by themselves for up to `grace` seconds
+ * (INFINITY: as long as they take), then cancels those still running and
+ * waits for them to end (their streams closed), and frees the server.
+ * Handlers learn nothing of the shutdown until they are cancelled: one
+ * that should stop early (a keep-alive loop) watches its own flag.
+ * Must not be called from one of the server's own handlers (it would wait
+ * for itself): that aborts with a "cio: fatal:" line naming the call.
+ * Returns: how many handlers had to be cancelled (0: all finished within
+ *   grace); -EINVAL for NULL or a grace that is negative or NaN (nothing
+ *   done); -EPERM outside a task; -ECANCELED (-ETIMEDOUT) if the caller
+ *   was cancelled (an enclosing timeout expired): the server is shut down
+ *   and freed all the same.
+ * Suspends: yes, until the handlers have finished.
+ * Cancellation: ends the grace period at once: the remaining handlers are
+ *   cancelled and awaited (that part cannot be interrupted), then
+ *   -ECANCELED. Ownership: srv is invalid afterwards. */
+CIO_EXTERN int cio_server_shutdown(cio_server *srv, double grace);
+
+/* cio_server_shutdown(srv, 0): stops accepting, closes the listener,
+ * cancels every handler and waits for them to finish (their streams
+ * closed), then frees the server.
  * Returns: 0; -EINVAL for NULL; -EPERM outside a task.
  * Suspends: until the handlers have finished.
  * Cancellation: held back until the server is fully closed (it must not be

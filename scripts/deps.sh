@@ -34,6 +34,11 @@ need_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# bench/run-http.sh and bench/run-tls.sh: wrk (the HTTP load tool), nginx
+# as the peer (curl checks its answer), libuv for the libuv peer, the
+# system's CA bundle.
+CIO_BENCH_PACKAGES=(wrk curl nginx-light libuv1-dev ca-certificates util-linux)
+
 # What building and testing cio needs on Debian 12.
 # TLS and curl: libssl-dev, libcurl4-openssl-dev; their tests' peers: the
 # openssl command (s_server, s_client, certificates) and nginx (nginx-light

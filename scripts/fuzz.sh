@@ -7,7 +7,8 @@
 # build-fuzz/crash-* and fails the run. Installs the Debian packages it
 # needs if they are missing. Loopback only: see each target's header.
 #
-#   scripts/fuzz.sh TARGET SECONDS     TARGET: stream, tls_server, getaddrinfo
+#   scripts/fuzz.sh TARGET SECONDS     TARGET: stream, tls_server, getaddrinfo,
+#                                      http_parse
 #   scripts/fuzz.sh TARGET FILE...     replays saved inputs (a crash) once
 #
 # CIO_BACKEND picks the loop's backend as for any cio program (default
@@ -17,14 +18,14 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 usage() {
-    echo "usage: scripts/fuzz.sh stream|tls_server|getaddrinfo SECONDS|FILE..." >&2
+    echo "usage: scripts/fuzz.sh stream|tls_server|getaddrinfo|http_parse SECONDS|FILE..." >&2
     exit 2
 }
 [ $# -ge 2 ] || usage
 target=$1
 shift
 case "$target" in
-stream | tls_server | getaddrinfo) ;;
+stream | tls_server | getaddrinfo | http_parse) ;;
 *) usage ;;
 esac
 need_packages "${CIO_BUILD_PACKAGES[@]}" "${CIO_FUZZ_PACKAGES[@]}" || exit 1

@@ -110,7 +110,7 @@ check_install() {
 # one passed or failed each, as a test is.
 run_fuzzers() {
     local target start
-    for target in stream tls_server getaddrinfo; do
+    for target in stream tls_server getaddrinfo http_parse; do
         start=$SECONDS
         echo "== fuzzing: $target, ${CIO_FUZZ_SECONDS:-60} s =="
         if CIO_FUZZ_JOBS=$jobs scripts/fuzz.sh "$target" "${CIO_FUZZ_SECONDS:-60}" | sed 's/^/   /'; then

@@ -3,10 +3,13 @@
  * clients that must not stall the others, cio_server_close cancelling and
  * awaiting handlers, a handler's return closing its connection, a server
  * whose descriptors run out (RLIMIT_NOFILE, in a child process) pausing
- * instead of spinning and serving again once they free up, bad input.
+ * instead of spinning and serving again once they free up, bad input;
+ * cio_start_server_opts (a connection limit, task names and stacks,
+ * SO_REUSEPORT, IPV6_V6ONLY) and cio_server_shutdown's grace period.
  */
 #include "nettest.h"
 
+#include <math.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -220,6 +223,348 @@ static void test_bad_input(void **state)
     run_main(main_bad_input, NULL, 0);
 }
 
+/* ------------------------------------------------- server options */
+
+/* Handlers that hold their connection until told to end: how many run at
+ * once, and the most that ever did. */
+typedef struct gate {
+    cio_event *release;
+    int active, peak, served;
+    /* What the handlers saw of their own task. */
+    const char *want_name;
+    size_t want_stack;
+    int misnamed;
+} gate;
+
+static int gated(cio_stream *s, void *arg)
+{
+    gate *g = arg;
+    cio_task *self = cio_current_task();
+    if (g->want_name && strcmp(cio_task_name(self), g->want_name) != 0)
+        g->misnamed++;
+    if (g->want_stack && cio_task_stack_size(self) < g->want_stack)
+        g->misnamed++;
+    g->active++;
+    g->served++;
+    if (g->active > g->peak)
+        g->peak = g->active;
+    int err = cio_stream_write(s, "in\n", 3);
+    if (!err)
+        err = cio_event_wait(g->release);
+    g->active--;
+    return err;
+}
+
+#define NLIMITED 5
+
+static int main_limit(void *arg)
+{
+    (void)arg;
+    gate g = {.release = cio_event_new(), .want_name = "conn", .want_stack = 128 * 1024};
+    cio_server_opts o = {.max_connections = 2, .task_name = "conn", .stack_size = 128 * 1024,
+                         .backlog = 16};
+    cio_server *srv = cio_start_server_opts("127.0.0.1", "0", &o, gated, &g);
+    REQUIRE(srv != NULL && g.release != NULL);
+    const port_str port = port_string(cio_server_port(srv));
+    cio_stream *c[NLIMITED];
+    char line[8];
+    for (int i = 0; i < NLIMITED; i++)
+        REQUIRE((c[i] = cio_open_connection("127.0.0.1", port.s)) != NULL);
+    /* Two are served; the other three connected (the backlog holds them)
+     * but wait to be accepted. */
+    CHECK_CIO(cio_stream_readline(c[0], line, sizeof line), 3);
+    CHECK_CIO(cio_stream_readline(c[1], line, sizeof line), 3);
+    for (int i = 0; i < 20; i++)
+        CHECK_CIO(cio_sleep(0.005), 0);
+    CHECK(g.served == 2 && g.active == 2);
+    /* Released handlers make room: each waiting client is served in turn,
+     * never more than two at once. */
+    cio_event_set(g.release);
+    for (int i = 2; i < NLIMITED; i++)
+        CHECK_CIO(cio_stream_readline(c[i], line, sizeof line), 3);
+    for (int i = 0; i < NLIMITED; i++)
+        cio_stream_close(c[i]);
+    CHECK_CIO(cio_server_shutdown(srv, INFINITY), 0);
+    CHECK(g.served == NLIMITED);
+    CHECK(g.peak == 2);
+    CHECK(g.misnamed == 0);
+    cio_event_free(g.release);
+    return 0;
+}
+
+static void test_connection_limit_leaves_the_rest_in_the_backlog(void **state)
+{
+    (void)state;
+    run_ok(main_limit, NULL);
+}
+
+static int main_reuse_port(void *arg)
+{
+    (void)arg;
+    cio_server_opts o = {.reuse_port = true};
+    cio_server *a = cio_start_server_opts("127.0.0.1", "0", &o, say_bye, NULL);
+    REQUIRE(a != NULL);
+    const port_str port = port_string(cio_server_port(a));
+    errno = 0;
+    /* Without the option on both, the port is taken. */
+    CHECK(cio_start_server_opts("127.0.0.1", port.s, NULL, say_bye, NULL) == NULL &&
+          errno == EADDRINUSE);
+    cio_server *b = cio_start_server_opts("127.0.0.1", port.s, &o, say_bye, NULL);
+    CHECK(b != NULL);
+    for (int i = 0; i < 4; i++) {
+        cio_stream *s = cio_open_connection("127.0.0.1", port.s);
+        REQUIRE(s != NULL);
+        char line[8];
+        CHECK_CIO(cio_stream_readline(s, line, sizeof line), 4);
+        cio_stream_close(s);
+    }
+    CHECK_CIO(cio_server_close(a), 0);
+    if (b)
+        CHECK_CIO(cio_server_close(b), 0);
+    return 0;
+}
+
+static void test_reuse_port_lets_two_servers_share_a_port(void **state)
+{
+    (void)state;
+    run_ok(main_reuse_port, NULL);
+}
+
+static bool dual_stack_default(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv6/bindv6only", "r");
+    int v = 1;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = 1;
+        fclose(f);
+    }
+    return v == 0;
+}
+
+static int main_v6only(void *arg)
+{
+    (void)arg;
+    cio_server_opts o = {.v6only = true};
+    cio_server *srv = cio_start_server_opts("::", "0", &o, say_bye, NULL);
+    REQUIRE(srv != NULL);
+    const port_str port = port_string(cio_server_port(srv));
+    CHECK_CIO(cio_tcp_connect("127.0.0.1", port.s), -ECONNREFUSED);
+    cio_stream *s = cio_open_connection("::1", port.s);
+    CHECK(s != NULL);
+    if (s)
+        cio_stream_close(s);
+    CHECK_CIO(cio_server_close(srv), 0);
+    if (dual_stack_default()) {
+        /* Without it, "::" takes IPv4 connections too. */
+        srv = cio_start_server_opts("::", "0", NULL, say_bye, NULL);
+        REQUIRE(srv != NULL);
+        const port_str p2 = port_string(cio_server_port(srv));
+        s = cio_open_connection("127.0.0.1", p2.s);
+        CHECK(s != NULL);
+        if (s)
+            cio_stream_close(s);
+        CHECK_CIO(cio_server_close(srv), 0);
+    }
+    return 0;
+}
+
+static void test_v6only_refuses_ipv4_on_the_wildcard(void **state)
+{
+    (void)state;
+    run_ok(main_v6only, NULL);
+}
+
+/* ------------------------------------------------- graceful shutdown */
+
+typedef struct polite {
+    int started, finished;
+} polite;
+
+/* Reads one line, takes a moment, answers and returns. */
+static int finish_politely(cio_stream *s, void *arg)
+{
+    polite *p = arg;
+    p->started++;
+    char line[32];
+    ssize_t n = cio_stream_readline(s, line, sizeof line);
+    if (n <= 0)
+        return (int)n;
+    int err = cio_sleep(0.02);
+    if (!err)
+        err = cio_stream_write(s, "done\n", 5);
+    if (!err)
+        p->finished++;
+    return err;
+}
+
+typedef struct shutdown_job {
+    cio_server *srv;
+    double grace;
+    int result;
+} shutdown_job;
+
+static int shutdown_task(void *arg)
+{
+    shutdown_job *j = arg;
+    j->result = cio_server_shutdown(j->srv, j->grace);
+    return 0;
+}
+
+static int main_graceful(void *arg)
+{
+    (void)arg;
+    polite p = {0, 0};
+    cio_server *srv = cio_start_server_opts("127.0.0.1", "0", NULL, finish_politely, &p);
+    REQUIRE(srv != NULL);
+    const port_str port = port_string(cio_server_port(srv));
+    cio_stream *a = cio_open_connection("127.0.0.1", port.s);
+    cio_stream *b = cio_open_connection("127.0.0.1", port.s);
+    REQUIRE(a && b);
+    CHECK_CIO(cio_stream_write(a, "req\n", 4), 0);
+    CHECK_CIO(cio_stream_write(b, "req\n", 4), 0);
+    /* Both accepted (the handlers are running) before the shutdown. */
+    while (p.started < 2)
+        CHECK_CIO(cio_sleep(0.001), 0);
+    shutdown_job j = {srv, 30, 1};
+    cio_task *t = cio_create_task(shutdown_task, &j);
+    CHECK_CIO(cio_yield(), 0);
+    /* The listener is closed at once: new connections are refused ... */
+    CHECK_CIO(cio_tcp_connect("127.0.0.1", port.s), -ECONNREFUSED);
+    /* ... while the running handlers finish their work. */
+    char line[16];
+    CHECK_CIO(cio_stream_readline(a, line, sizeof line), 5);
+    CHECK_CIO(cio_stream_readline(b, line, sizeof line), 5);
+    CHECK_CIO(cio_await(t), 0);
+    CHECK_CIO(j.result, 0);
+    CHECK(p.finished == 2);
+    cio_stream_close(a);
+    cio_stream_close(b);
+    return 0;
+}
+
+static void test_shutdown_lets_handlers_finish_within_grace(void **state)
+{
+    (void)state;
+    run_ok(main_graceful, NULL);
+}
+
+static int main_grace_expires(void *arg)
+{
+    (void)arg;
+    stuck st = {.n = 0};
+    cio_server *srv = cio_start_server_opts("127.0.0.1", "0", NULL, record_echo, &st);
+    REQUIRE(srv != NULL);
+    const port_str port = port_string(cio_server_port(srv));
+    cio_stream *silent = cio_open_connection("127.0.0.1", port.s);
+    cio_stream *talks = cio_open_connection("127.0.0.1", port.s);
+    REQUIRE(silent && talks);
+    char line[16];
+    CHECK_CIO(cio_stream_write(talks, "hi\n", 3), 0);
+    CHECK_CIO(cio_stream_readline(talks, line, sizeof line), 3);
+    /* Neither ends by itself: the grace runs out and both are cancelled. */
+    CHECK_CIO(cio_server_shutdown(srv, 0.05), 2);
+    CHECK(st.n == 2 && st.results[0] == -ECANCELED && st.results[1] == -ECANCELED);
+    CHECK_CIO(cio_stream_read(silent, line, sizeof line), 0);
+    CHECK_CIO(cio_stream_read(talks, line, sizeof line), 0);
+    cio_stream_close(silent);
+    cio_stream_close(talks);
+    return 0;
+}
+
+static void test_shutdown_cancels_handlers_past_grace(void **state)
+{
+    (void)state;
+    run_ok(main_grace_expires, NULL);
+}
+
+/* A record_echo server with one client that has had a line echoed (so its
+ * handler runs): the server, or NULL. */
+static cio_server *served_echo(stuck *st, cio_stream **client)
+{
+    cio_server *srv = cio_start_server_opts("127.0.0.1", "0", NULL, record_echo, st);
+    if (!srv)
+        return NULL;
+    const port_str port = port_string(cio_server_port(srv));
+    char line[16];
+    *client = cio_open_connection("127.0.0.1", port.s);
+    if (!*client || cio_stream_write(*client, "hi\n", 3) != 0 ||
+        cio_stream_readline(*client, line, sizeof line) != 3) {
+        if (*client)
+            cio_stream_close(*client);
+        cio_server_close(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+static int main_shutdown_cancelled(void *arg)
+{
+    (void)arg;
+    stuck st = {.n = 0};
+    cio_stream *s, *s2;
+    cio_server *srv = served_echo(&st, &s);
+    REQUIRE(srv != NULL);
+    /* An endless grace, cut short by cancelling the caller: the handler is
+     * cancelled, the server freed, and the caller hears -ECANCELED. */
+    shutdown_job j = {srv, INFINITY, 1};
+    cio_task *t = cio_create_task(shutdown_task, &j);
+    CHECK_CIO(cio_sleep(0.02), 0);
+    CHECK(st.n == 0);
+    cio_cancel(t);
+    CHECK_CIO(cio_await(t), 0);
+    CHECK_CIO(j.result, -ECANCELED);
+    CHECK(st.n == 1 && st.results[0] == -ECANCELED);
+    /* An enclosing timeout ends the grace the same way. */
+    REQUIRE((srv = served_echo(&st, &s2)) != NULL);
+    cio_timeout tm;
+    cio_timeout_enter(&tm, 0.02);
+    CHECK_CIO(cio_server_shutdown(srv, INFINITY), -ETIMEDOUT);
+    CHECK_CIO(cio_timeout_exit(&tm), -ETIMEDOUT);
+    CHECK(st.n == 2 && st.results[1] == -ECANCELED);
+    cio_stream_close(s);
+    cio_stream_close(s2);
+    return 0;
+}
+
+static void test_cancelling_shutdown_ends_the_grace(void **state)
+{
+    (void)state;
+    run_ok(main_shutdown_cancelled, NULL);
+}
+
+static int main_opts_bad_input(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    CHECK(cio_start_server_opts("127.0.0.1", "0", &(cio_server_opts){.backlog = -1}, say_bye,
+                                NULL) == NULL &&
+          errno == EINVAL);
+    CHECK(cio_start_server_opts("127.0.0.1", "0", NULL, NULL, NULL) == NULL && errno == EINVAL);
+    CHECK(cio_start_server_opts("127.0.0.1", NULL, NULL, say_bye, NULL) == NULL &&
+          errno == EINVAL);
+    cio_server *srv = cio_start_server_opts("127.0.0.1", "0", NULL, say_bye, NULL);
+    REQUIRE(srv != NULL);
+    /* Refused without doing anything: the server still serves. */
+    CHECK_CIO(cio_server_shutdown(srv, -1), -EINVAL);
+    CHECK_CIO(cio_server_shutdown(srv, NAN), -EINVAL);
+    CHECK_CIO(cio_server_shutdown(NULL, 1), -EINVAL);
+    const port_str port = port_string(cio_server_port(srv));
+    cio_stream *s = cio_open_connection("127.0.0.1", port.s);
+    REQUIRE(s != NULL);
+    char line[8];
+    CHECK_CIO(cio_stream_readline(s, line, sizeof line), 4);
+    cio_stream_close(s);
+    CHECK_CIO(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_server_opts_and_shutdown_bad_input(void **state)
+{
+    (void)state;
+    run_ok(main_opts_bad_input, NULL);
+}
+
 /* ------------------------------------------ descriptors running out */
 
 /* The child: a server under a low RLIMIT_NOFILE. It writes its port to
@@ -377,6 +722,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_close_from_a_cancelled_task_still_closes),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_server_out_of_descriptors_pauses_and_recovers),
+        cmocka_unit_test(test_connection_limit_leaves_the_rest_in_the_backlog),
+        cmocka_unit_test(test_reuse_port_lets_two_servers_share_a_port),
+        cmocka_unit_test(test_v6only_refuses_ipv4_on_the_wildcard),
+        cmocka_unit_test(test_shutdown_lets_handlers_finish_within_grace),
+        cmocka_unit_test(test_shutdown_cancels_handlers_past_grace),
+        cmocka_unit_test(test_cancelling_shutdown_ends_the_grace),
+        cmocka_unit_test(test_server_opts_and_shutdown_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

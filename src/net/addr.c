@@ -147,7 +147,7 @@ static int set_flag(int fd, int level, int name)
     return setsockopt(fd, level, name, &on, sizeof on) == 0 ? 0 : -errno;
 }
 
-int cio__addr_bind(const struct addrinfo *ai, int backlog, bool reuse_port)
+int cio__addr_bind(const struct addrinfo *ai, int backlog, unsigned flags)
 {
     int fd = open_socket(ai);
     if (fd < 0)
@@ -158,8 +158,10 @@ int cio__addr_bind(const struct addrinfo *ai, int backlog, bool reuse_port)
      * previous life sit in TIME_WAIT. */
     if (inet && ai->ai_socktype == SOCK_STREAM)
         err = set_flag(fd, SOL_SOCKET, SO_REUSEADDR);
-    if (!err && reuse_port)
+    if (!err && (flags & CIO__BIND_REUSE_PORT))
         err = set_flag(fd, SOL_SOCKET, SO_REUSEPORT);
+    if (!err && (flags & CIO__BIND_V6ONLY) && ai->ai_family == AF_INET6)
+        err = set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY);
     if (!err && bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
         err = -errno;
     if (!err && backlog >= 0 && listen(fd, backlog) != 0)
@@ -171,11 +173,11 @@ int cio__addr_bind(const struct addrinfo *ai, int backlog, bool reuse_port)
     return fd;
 }
 
-int cio__addr_bind_first(const struct addrinfo *res, int backlog, bool reuse_port)
+int cio__addr_bind_first(const struct addrinfo *res, int backlog, unsigned flags)
 {
     int result = -EADDRNOTAVAIL;
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        result = cio__addr_bind(ai, backlog, reuse_port);
+        result = cio__addr_bind(ai, backlog, flags);
         if (result >= 0)
             break;
     }

@@ -20,14 +20,17 @@ int cio__addr_resolve(const char *host, const char *port, int socktype, int flag
  * non-blocking and close-on-exec, or -errno with nothing left open. */
 int cio__addr_connect(const struct addrinfo *ai);
 
-/* A socket bound to ai's address: SO_REUSEADDR on TCP (and SO_REUSEPORT
- * if asked), listening with `backlog` unless it is negative. The
+/* cio__addr_bind's flags: SO_REUSEPORT; IPV6_V6ONLY (IPv6 sockets only). */
+enum { CIO__BIND_REUSE_PORT = 1, CIO__BIND_V6ONLY = 2 };
+
+/* A socket bound to ai's address: SO_REUSEADDR on TCP (and the options
+ * of `flags`), listening with `backlog` unless it is negative. The
  * descriptor, non-blocking and close-on-exec, or -errno. */
-int cio__addr_bind(const struct addrinfo *ai, int backlog, bool reuse_port);
+int cio__addr_bind(const struct addrinfo *ai, int backlog, unsigned flags);
 
 /* cio__addr_bind on each address in turn: the first that binds, or the
  * last error. */
-int cio__addr_bind_first(const struct addrinfo *res, int backlog, bool reuse_port);
+int cio__addr_bind_first(const struct addrinfo *res, int backlog, unsigned flags);
 
 /* A code for errno (constructors return NULL and set errno): -code for a
  * negative errno, EHOSTUNREACH for a resolver failure (CIO_EAI_*), which

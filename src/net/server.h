@@ -6,9 +6,10 @@
 
 #include "internal.h"
 
-/* cio_start_server, with release(arg) called once the server is
+/* cio_start_server_opts, with release(arg) called once the server is
  * closed and its last connection has ended (not when starting fails). */
-CIO__COMPONENT cio_server *cio__server_start(const char *host, const char *port, cio_conn_fn handler, void *arg,
-                              void (*release)(void *arg));
+CIO__COMPONENT cio_server *cio__server_start(const char *host, const char *port,
+                                             const cio_server_opts *opts, cio_conn_fn handler,
+                                             void *arg, void (*release)(void *arg));
 
 #endif

@@ -185,7 +185,9 @@ int cio_tcp_listen_opts(const char *host, const char *port, const cio_listen_opt
     int result = cio__addr_resolve(host, port, SOCK_STREAM, AI_PASSIVE, &res);
     if (result)
         return result;
-    result = cio__addr_bind_first(res, backlog ? backlog : SOMAXCONN, opts && opts->reuse_port);
+    unsigned flags = (opts && opts->reuse_port ? CIO__BIND_REUSE_PORT : 0) |
+                     (opts && opts->v6only ? CIO__BIND_V6ONLY : 0);
+    result = cio__addr_bind_first(res, backlog ? backlog : SOMAXCONN, flags);
     freeaddrinfo(res);
     return result;
 }

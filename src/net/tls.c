@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* tls.c — the TLS stream transport (OpenSSL), and the calls that make TLS
  * streams: cio_tls_connect, cio_tls_client (an upgrade in place),
- * cio_tls_start_server, and the per-task error text of cio_tls_last_error.
+ * cio_tls_start_server and their _ctx forms, what a stream negotiated
+ * (ALPN, resumption), and the per-task error text of cio_tls_last_error.
+ * Contexts (cio_tls_ctx) and the session cache are tls_ctx.c's.
  *
  * OpenSSL talks to the non-blocking socket itself; when it needs the socket
  * to become readable or writable (SSL_ERROR_WANT_READ / WANT_WRITE) the
@@ -24,10 +26,8 @@
 #include "io/fdio.h"
 #include "loop.h"
 #include "net/server.h"
+#include "net/tls.h"
 #include "io/stream.h"
-
-/* cio_tls_opts.handshake_timeout's default, in seconds. */
-#define HANDSHAKE_TIMEOUT 10.0
 
 /* The most one SSL_write is given: one TLS record's worth, so that a write
  * OpenSSL must repeat covers bytes the stream still holds (see try_write). */
@@ -66,7 +66,7 @@ static error_slot *find_slot(uint32_t tag, uint64_t id)
     return NULL;
 }
 
-__attribute__((format(printf, 1, 2))) static void set_error(const char *fmt, ...)
+void cio__tls_set_error(const char *fmt, ...)
 {
     uint32_t tag;
     uint64_t id;
@@ -94,8 +94,7 @@ const char *cio_tls_last_error(void)
     return e ? e->text : "";
 }
 
-/* OpenSSL's reason for the error at the head of this thread's queue. */
-static const char *ssl_reason(void)
+const char *cio__tls_reason(void)
 {
     unsigned long code = ERR_peek_last_error();
     const char *r = code ? ERR_reason_error_string(code) : NULL;
@@ -117,17 +116,17 @@ static int call_failure(int ssl_err, int sys_err, const char *what)
     take_sigpipe(sys_err);
     if (ssl_err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
         if (sys_err == 0) {
-            set_error("%s: the peer closed the connection without close_notify", what);
+            cio__tls_set_error("%s: the peer closed the connection without close_notify", what);
             return -ECONNRESET;
         }
-        set_error("%s: %s", what, strerror(sys_err));
+        cio__tls_set_error("%s: %s", what, strerror(sys_err));
         return -sys_err;
     }
     if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-        set_error("%s: the peer closed the connection without close_notify", what);
+        cio__tls_set_error("%s: the peer closed the connection without close_notify", what);
         return -ECONNRESET;
     }
-    set_error("%s: %s", what, ssl_reason());
+    cio__tls_set_error("%s: %s", what, cio__tls_reason());
     return -EPROTO;
 }
 
@@ -145,6 +144,13 @@ typedef struct tls_conn {
     int retry_want;
     /* A close_notify has been sent (write_eof). */
     bool shut;
+    /* The last SSL_read left nothing in OpenSSL's buffer: with read-ahead
+     * its read(2) took all the socket held, so the next read waits for the
+     * socket first instead of meeting EAGAIN. */
+    bool drained;
+    /* The ALPN protocol agreed on, NUL-terminated ("": none), filled when
+     * the handshake ends. */
+    char alpn[256];
 } tls_conn;
 
 /* Parks until the socket is ready for what OpenSSL asked for. */
@@ -162,11 +168,21 @@ static ssize_t tls_read(cio_stream *s, void *buf, size_t n)
 {
     tls_conn *c = s->impl;
     int len = n > INT_MAX ? INT_MAX : (int)n;
+    if (c->drained && !SSL_has_pending(c->ssl)) {
+        /* A wait that is level-triggered on every backend: if bytes did
+         * arrive meanwhile it returns at once. */
+        c->drained = false;
+        int err = cio_wait_readable(s->fd);
+        if (err)
+            return err;
+    }
     for (;;) {
         ERR_clear_error();
         int r = SSL_read(c->ssl, buf, len);
-        if (r > 0)
+        if (r > 0) {
+            c->drained = !SSL_has_pending(c->ssl);
             return r;
+        }
         int sys_err = errno;
         int ssl_err = SSL_get_error(c->ssl, r);
         if (ssl_err == SSL_ERROR_ZERO_RETURN)
@@ -274,20 +290,14 @@ static int handshake_failure(tls_conn *c, int ssl_err, int sys_err)
     take_sigpipe(sys_err);
     long verify = SSL_get_verify_result(c->ssl);
     if (verify != X509_V_OK) {
-        set_error("certificate verify failed: %s", X509_verify_cert_error_string(verify));
+        cio__tls_set_error("certificate verify failed: %s", X509_verify_cert_error_string(verify));
     } else if (ssl_err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-        set_error("handshake failed: %s",
+        cio__tls_set_error("handshake failed: %s",
                   sys_err ? strerror(sys_err) : "the peer closed the connection");
     } else {
-        set_error("handshake failed: %s", ssl_reason());
+        cio__tls_set_error("handshake failed: %s", cio__tls_reason());
     }
     return -EPROTO;
-}
-
-/* The handshake's deadline from opts (NULL: the default). */
-static double handshake_limit(const cio_tls_opts *opts)
-{
-    return opts && opts->handshake_timeout > 0 ? opts->handshake_timeout : HANDSHAKE_TIMEOUT;
 }
 
 static int handshake_steps(cio_stream *s, tls_conn *c)
@@ -303,7 +313,7 @@ static int handshake_steps(cio_stream *s, tls_conn *c)
             return handshake_failure(c, ssl_err, sys_err);
         int err = wait_for(s, ssl_err);
         if (err) {
-            set_error("handshake interrupted: %s", cio_strerror(err));
+            cio__tls_set_error("handshake interrupted: %s", cio_strerror(err));
             return err;
         }
     }
@@ -317,7 +327,7 @@ static int handshake(cio_stream *s, tls_conn *c, double limit)
     cio_timeout_enter(&tm, limit);
     int err = handshake_steps(s, c);
     if (cio_timeout_exit(&tm) == -ETIMEDOUT && err == -ETIMEDOUT)
-        set_error("handshake timed out after %g s", limit);
+        cio__tls_set_error("handshake timed out after %g s", limit);
     return err;
 }
 
@@ -379,35 +389,57 @@ free_bios:
     return err;
 }
 
-/* Runs a handshake over s's connection with the TLS transport in place,
- * within `limit` seconds; peer_name (a client's) is sent and checked. On
- * failure s is plain again. */
-static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_name, bool verify,
-                   double limit)
+/* The stream must be plain, open, and have nothing buffered. */
+static int check_upgradable(const cio_stream *s)
 {
     if (s->ops == &tls_ops || s->rbuf.len || s->wbuf.len || s->write_closed || s->write_error ||
         s->fd < 0) {
-        set_error("a stream upgraded to TLS must be plain, open, with nothing buffered");
+        cio__tls_set_error("a stream upgraded to TLS must be plain, open, with nothing buffered");
         return -EINVAL;
     }
+    return 0;
+}
+
+/* Notes the ALPN protocol the handshake agreed on. */
+static void note_alpn(tls_conn *c)
+{
+    const unsigned char *p;
+    unsigned len;
+    SSL_get0_alpn_selected(c->ssl, &p, &len);
+    if (!p || len >= sizeof c->alpn)
+        len = 0; /* none (a protocol name has at most 255 bytes) */
+    else
+        memcpy(c->alpn, p, len);
+    c->alpn[len] = '\0';
+}
+
+/* Runs a handshake over s's connection with the TLS transport in place,
+ * on a session of ctx (peer: its session cache entry, a client's), within
+ * the context's deadline; peer_name (a client's) is sent and checked. On
+ * failure s is plain again. */
+static int upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *peer_name, const char *peer)
+{
+    int err = check_upgradable(s);
+    if (err)
+        return err;
     tls_conn *c = calloc(1, sizeof *c);
-    SSL *ssl = c ? SSL_new(ctx) : NULL;
+    SSL *ssl = c ? cio__tls_ctx_session(ctx, peer) : NULL;
     if (!ssl) {
         free(c);
-        set_error("out of memory");
+        cio__tls_set_error("out of memory");
         return -ENOMEM;
     }
     c->ssl = ssl;
-    int err = attach_socket(ssl, s->fd);
+    err = attach_socket(ssl, s->fd);
     if (!err && peer_name)
-        err = set_peer_name(ssl, peer_name, verify);
+        err = set_peer_name(ssl, peer_name, cio__tls_ctx_verifies(ctx));
     if (err) {
-        set_error("cannot set up the session: %s", cio_strerror(err));
+        cio__tls_set_error("cannot set up the session: %s", cio_strerror(err));
         SSL_free(ssl);
         free(c);
         return err;
     }
-    if (server)
+    if (cio__tls_ctx_is_server(ctx))
         SSL_set_accept_state(ssl);
     else
         SSL_set_connect_state(ssl);
@@ -415,87 +447,91 @@ static int upgrade(cio_stream *s, SSL_CTX *ctx, bool server, const char *peer_na
     c->plain_impl = s->impl;
     s->ops = &tls_ops;
     s->impl = c;
-    if ((err = handshake(s, c, limit)))
+    if ((err = handshake(s, c, cio__tls_ctx_handshake_limit(ctx))))
         restore_plain(s, c);
+    else
+        note_alpn(c);
     return err;
 }
 
-/* -------------------------------------------------------------- contexts */
+/* -------------------------------------------------------------- clients */
 
-/* A context for one side with opts' files and checks, or NULL (-err). */
-static SSL_CTX *make_ctx(const cio_tls_opts *opts, bool server, int *err)
+/* The context cio_tls_opts describe, for one call (or NULL: errno set). */
+static cio_tls_ctx *opts_ctx(const cio_tls_opts *opts, bool server)
 {
-    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-    if (!ctx) {
-        *err = -ENOMEM;
-        set_error("out of memory");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    /* Renegotiation would let a write need a read (and the reverse) in
-     * TLS 1.2; nothing here needs it. */
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-    /* Partial writes: SSL_write returns after each record, as write(2)
-     * does; moving buffer: a repeated write comes from stream.c's buffer
-     * rather than the caller's memory. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
-    const char *cert = opts ? opts->cert_file : NULL;
-    const char *key = opts && opts->key_file ? opts->key_file : cert;
-    const char *ca = opts ? opts->ca_file : NULL;
-    bool verify = !(opts && opts->insecure_no_verify);
-    const char *failed = NULL, *file = NULL;
-    if (cert && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-        failed = "cannot load the certificate", file = cert;
-    else if (cert && SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-        failed = "cannot load the private key", file = key;
-    else if (cert && SSL_CTX_check_private_key(ctx) != 1)
-        failed = "the private key does not match the certificate", file = key;
-    else if (ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
-        failed = "cannot load the CA file", file = ca;
-    else if (!ca && !server && SSL_CTX_set_default_verify_paths(ctx) != 1)
-        failed = "cannot load the system's trust store", file = "";
-    if (failed) {
-        set_error("%s %s: %s", failed, file, ssl_reason());
-        SSL_CTX_free(ctx);
-        *err = -EINVAL;
-        return NULL;
-    }
-    if (verify && (!server || ca))
-        SSL_CTX_set_verify(ctx, server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                                       : SSL_VERIFY_PEER,
-                           NULL);
-    return ctx;
+    cio_tls_opts none = {0};
+    if (!opts)
+        opts = &none;
+    cio_tls_ctx_opts o = {
+        .server = server,
+        .ca_file = opts->ca_file,
+        .cert_file = opts->cert_file,
+        .key_file = opts->key_file,
+        .verify = opts->insecure_no_verify ? CIO_TLS_VERIFY_NONE : CIO_TLS_VERIFY_DEFAULT,
+        /* cio_tls_opts has always taken NaN and negatives as "the
+         * default"; a context refuses them. */
+        .handshake_timeout = opts->handshake_timeout > 0 ? opts->handshake_timeout : 0,
+        /* A context made for one connection would keep no session long
+         * enough to resume it. */
+        .no_session_resumption = true,
+    };
+    return cio_tls_ctx_new(&o);
 }
 
-/* A client handshake over s: 0 or -errno. */
-static int client_upgrade(cio_stream *s, const cio_tls_opts *opts, const char *peer_name)
+/* Drops a reference on a context made for one call, keeping the call's
+ * errno: the stream's session, or the server, holds its own. */
+static void drop_call_ctx(cio_tls_ctx *ctx)
 {
-    int err;
-    SSL_CTX *ctx = make_ctx(opts, false, &err);
-    if (!ctx)
-        return err;
-    err = upgrade(s, ctx, false, peer_name, !(opts && opts->insecure_no_verify),
-                  handshake_limit(opts));
-    /* The session holds its own reference. */
-    SSL_CTX_free(ctx);
-    return err;
+    int err = errno;
+    cio_tls_ctx_free(ctx);
+    errno = err;
 }
 
-cio_stream *cio_tls_connect(const char *host, const char *port, const cio_tls_opts *opts)
+/* The session cache's name for a peer: "name:port". */
+static void peer_key(char *key, size_t cap, const char *name, int port)
 {
-    if (!host || !port) {
+    snprintf(key, cap, "%s:%d", name, port);
+}
+
+/* The port of the peer s is connected to (0: unknown). */
+static int peer_port(const cio_stream *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(s->fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+/* A client handshake over s, on ctx: 0 or -errno. */
+static int client_upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *name)
+{
+    char key[300];
+    if (name)
+        peer_key(key, sizeof key, name, peer_port(s));
+    return upgrade(s, ctx, name, name ? key : NULL);
+}
+
+cio_stream *cio_tls_connect_ctx(const char *host, const char *port, cio_tls_ctx *ctx,
+                                const char *server_name)
+{
+    if (!host || !port || !ctx || cio__tls_ctx_is_server(ctx)) {
+        cio__tls_set_error("cio_tls_connect_ctx needs a host, a port and a client context");
         errno = EINVAL;
         return NULL;
     }
     cio_stream *s = cio_open_connection(host, port);
     if (!s) {
         int err = errno;
-        set_error("cannot connect to %s port %s: %s", host, port, strerror(err));
+        cio__tls_set_error("cannot connect to %s port %s: %s", host, port, strerror(err));
         errno = err;
         return NULL;
     }
-    int err = client_upgrade(s, opts, opts && opts->server_name ? opts->server_name : host);
+    int err = client_upgrade(s, ctx, server_name ? server_name : host);
     if (err) {
         cio_stream_close(s);
         errno = -err;
@@ -504,16 +540,31 @@ cio_stream *cio_tls_connect(const char *host, const char *port, const cio_tls_op
     return s;
 }
 
-cio_stream *cio_tls_client(cio_stream *plain, const cio_tls_opts *opts)
+cio_stream *cio_tls_connect(const char *host, const char *port, const cio_tls_opts *opts)
 {
-    if (!plain || !opts || (!opts->server_name && !opts->insecure_no_verify)) {
-        set_error("cio_tls_client needs a stream and opts with a server_name");
+    if (!host || !port) {
+        errno = EINVAL;
+        return NULL;
+    }
+    cio_tls_ctx *ctx = opts_ctx(opts, false);
+    if (!ctx)
+        return NULL;
+    cio_stream *s = cio_tls_connect_ctx(host, port, ctx, opts ? opts->server_name : NULL);
+    drop_call_ctx(ctx);
+    return s;
+}
+
+cio_stream *cio_tls_client_ctx(cio_stream *plain, cio_tls_ctx *ctx, const char *server_name)
+{
+    if (!plain || !ctx || cio__tls_ctx_is_server(ctx) ||
+        (!server_name && cio__tls_ctx_verifies(ctx))) {
+        cio__tls_set_error("cio_tls_client needs a stream, a client context and a server_name");
         errno = EINVAL;
         return NULL;
     }
     int err = cio__sched_checkpoint();
     if (!err)
-        err = client_upgrade(plain, opts, opts->server_name);
+        err = client_upgrade(plain, ctx, server_name);
     if (err) {
         errno = -err;
         return NULL;
@@ -521,38 +572,74 @@ cio_stream *cio_tls_client(cio_stream *plain, const cio_tls_opts *opts)
     return plain;
 }
 
+cio_stream *cio_tls_client(cio_stream *plain, const cio_tls_opts *opts)
+{
+    if (!plain || !opts || (!opts->server_name && !opts->insecure_no_verify)) {
+        cio__tls_set_error("cio_tls_client needs a stream and opts with a server_name");
+        errno = EINVAL;
+        return NULL;
+    }
+    cio_tls_ctx *ctx = opts_ctx(opts, false);
+    if (!ctx)
+        return NULL;
+    cio_stream *s = cio_tls_client_ctx(plain, ctx, opts->server_name);
+    drop_call_ctx(ctx);
+    return s;
+}
+
+/* ------------------------------------------------------------ a stream */
+
+static tls_conn *tls_of(const cio_stream *s) { return s && s->ops == &tls_ops ? s->impl : NULL; }
+
+const char *cio_tls_alpn(const cio_stream *s)
+{
+    tls_conn *c = tls_of(s);
+    return c && c->alpn[0] ? c->alpn : NULL;
+}
+
+int cio_tls_session_reused(const cio_stream *s)
+{
+    tls_conn *c = tls_of(s);
+    return c ? SSL_session_reused(c->ssl) == 1 : -EINVAL;
+}
+
 /* ---------------------------------------------------------------- server */
 
 /* A TLS server's shared state: released by server.c once it is closed. */
 typedef struct tls_server {
-    SSL_CTX *ctx;
+    cio_tls_ctx *ctx;
     cio_conn_fn handler;
     void *arg;
-    /* Seconds each connection's handshake may take. */
-    double handshake_limit;
+    /* cio_tls_server_opts.on_handshake_failure and its argument. */
+    cio_tls_failure_fn on_failure;
+    void *failure_arg;
 } tls_server;
 
 /* Each connection's task: the handshake, then the caller's handler. A
- * failed handshake ends the task, and server.c closes the connection. */
+ * failed handshake is reported and ends the task, and server.c closes
+ * the connection. */
 static int tls_conn_main(cio_stream *s, void *arg)
 {
     tls_server *ts = arg;
-    int err = upgrade(s, ts->ctx, true, NULL, false, ts->handshake_limit);
+    int err = upgrade(s, ts->ctx, NULL, NULL);
+    if (err && ts->on_failure)
+        ts->on_failure(s, err, cio_tls_last_error(), ts->failure_arg);
     return err ? err : ts->handler(s, ts->arg);
 }
 
 static void tls_server_release(void *arg)
 {
     tls_server *ts = arg;
-    SSL_CTX_free(ts->ctx);
+    cio_tls_ctx_free(ts->ctx);
     free(ts);
 }
 
-cio_server *cio_tls_start_server(const char *host, const char *port, const cio_tls_opts *opts,
-                                 cio_conn_fn handler, void *arg)
+cio_server *cio_tls_start_server_ctx(const char *host, const char *port, cio_tls_ctx *ctx,
+                                     const cio_tls_server_opts *opts, cio_conn_fn handler,
+                                     void *arg)
 {
-    if (!opts || !opts->cert_file || !port || !handler) {
-        set_error("a TLS server needs a port, a handler and a certificate");
+    if (!ctx || !cio__tls_ctx_is_server(ctx) || !port || !handler) {
+        cio__tls_set_error("a TLS server needs a port, a handler and a server context");
         errno = EINVAL;
         return NULL;
     }
@@ -561,21 +648,34 @@ cio_server *cio_tls_start_server(const char *host, const char *port, const cio_t
         errno = ENOMEM;
         return NULL;
     }
-    int err;
-    ts->ctx = make_ctx(opts, true, &err);
-    if (!ts->ctx) {
-        free(ts);
-        errno = -err;
-        return NULL;
+    cio__tls_ctx_ref(ctx);
+    *ts = (tls_server){.ctx = ctx, .handler = handler, .arg = arg};
+    if (opts) {
+        ts->on_failure = opts->on_handshake_failure;
+        ts->failure_arg = opts->failure_arg;
     }
-    ts->handler = handler;
-    ts->arg = arg;
-    ts->handshake_limit = handshake_limit(opts);
-    cio_server *srv = cio__server_start(host, port, tls_conn_main, ts, tls_server_release);
+    cio_server *srv = cio__server_start(host, port, opts ? &opts->server : NULL, tls_conn_main, ts,
+                                        tls_server_release);
     if (!srv) {
-        err = errno;
+        int err = errno;
         tls_server_release(ts);
         errno = err;
     }
+    return srv;
+}
+
+cio_server *cio_tls_start_server(const char *host, const char *port, const cio_tls_opts *opts,
+                                 cio_conn_fn handler, void *arg)
+{
+    if (!opts || !opts->cert_file || !port || !handler) {
+        cio__tls_set_error("a TLS server needs a port, a handler and a certificate");
+        errno = EINVAL;
+        return NULL;
+    }
+    cio_tls_ctx *ctx = opts_ctx(opts, true);
+    if (!ctx)
+        return NULL;
+    cio_server *srv = cio_tls_start_server_ctx(host, port, ctx, NULL, handler, arg);
+    drop_call_ctx(ctx);
     return srv;
 }

@@ -17,7 +17,7 @@ int cio_udp_bind(const char *host, const char *port)
     int result = cio__addr_resolve(host, port, SOCK_DGRAM, AI_PASSIVE, &res);
     if (result)
         return result;
-    result = cio__addr_bind_first(res, -1, false);
+    result = cio__addr_bind_first(res, -1, 0);
     freeaddrinfo(res);
     return result;
 }

@@ -48,5 +48,5 @@ int cio_unix_listen(const char *path, int backlog)
     struct sockaddr_un sun;
     struct addrinfo ai;
     int err = unix_address(path, &sun, &ai);
-    return err ? err : cio__addr_bind(&ai, backlog ? backlog : SOMAXCONN, false);
+    return err ? err : cio__addr_bind(&ai, backlog ? backlog : SOMAXCONN, 0);
 }
