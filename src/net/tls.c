@@ -506,6 +506,7 @@ cio_stream *cio_tls_connect(const char *host, const char *port, const cio_tls_op
 
 cio_stream *cio_tls_client(cio_stream *plain, const cio_tls_opts *opts)
 {
+    CIO__CHECK_LIVE(plain, CIO__STREAM_MAGIC, "cio_tls_client", "stream");
     if (!plain || !opts || (!opts->server_name && !opts->insecure_no_verify)) {
         set_error("cio_tls_client needs a stream and opts with a server_name");
         errno = EINVAL;
