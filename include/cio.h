@@ -24,6 +24,26 @@
  *    as asyncio's loop.time().
  *  - Objects are opaque, except the scope structs (cio_timeout, cio_shield)
  *    which live on the caller's stack.
+ *  - Misuse that cannot be reported as a value stops the process with one
+ *    line on stderr, "cio: fatal: <call>: <what>" (then abort()), rather
+ *    than run on into a crash without a word or a wrong answer:
+ *      - a call on an object after its release (a second cio_lock_free, a
+ *        cio_stream_write after cio_stream_close, a second
+ *        cio_taskgroup_wait...; every object with a _free or a closing
+ *        call): "cio: fatal: cio_lock_free: the lock was already freed".
+ *        Each object carries a magic word that its release overwrites; a
+ *        call on memory that malloc has meanwhile handed out again to an
+ *        object of the same type cannot be told apart (an ASan build
+ *        reports that one as a heap-use-after-free);
+ *      - a call on a released task handle (awaited, gathered, waited for,
+ *        detached): "cio: fatal: cio_await: the task handle was already
+ *        released". Handles are pointers, so they carry no generation of
+ *        their own: instead a released task's struct is reused only after
+ *        1024 more tasks have been released, and until then every call
+ *        that takes a task catches the stale handle (without this a
+ *        second cio_await after a cio_create_task waited for the new
+ *        task);
+ *      - a stack overflow (see cio_create_task).
  */
 #ifndef CIO_H
 #define CIO_H
@@ -163,7 +183,12 @@ typedef struct cio_task_opts {
      * are raised to it); at most 1 GiB (more: EINVAL). Sanitizer builds
      * raise it to 256 KiB, since their instrumented frames are several
      * times larger, and builds on the portable ucontext switch to 16 KiB,
-     * since each switch keeps two ucontext_t on the stack. */
+     * since each switch keeps two ucontext_t on the stack.
+     * Compile task code with -fstack-clash-protection (GCC 8+, Clang 11+):
+     * a frame larger than a page (a big local array, an alloca) then
+     * touches its pages in order, so an overflow faults in the guard page
+     * or runs through the canary instead of jumping over them into another
+     * task's stack, where nothing can catch it. */
     size_t stack_size;
 } cio_task_opts;
 
@@ -179,9 +204,15 @@ typedef struct cio_task_opts {
  * guards); an overflow into the guard page stops the process at once with a
  * message naming the task and its stack size. Smaller stacks, and stacks
  * made once that budget is spent, have a canary word below the stack
- * instead: the overflow is caught at the task's next switch (it may already
- * have overwritten a neighbouring task's stack by then, and an overflow that
- * skips the canary with a large frame is not caught at all).
+ * instead: the overflow is caught at the task's next switch, or, if it runs
+ * on past the stacks packed below into memory that faults first, by the
+ * SIGSEGV handler, which finds the running task's canary gone (or the fault
+ * below its stack): either way the process stops with "cio: fatal: stack
+ * overflow in task 'NAME' (stack size N bytes): ...". It may already have
+ * overwritten a neighbouring task's stack by then, and an overflow that
+ * skips the canary with a large frame and never faults is not caught (see
+ * -fstack-clash-protection at cio_task_opts.stack_size). Sanitizer builds
+ * leave SIGSEGV to the sanitizer.
  * Returns: the task handle; NULL with errno EPERM outside a loop, EINVAL if
  *   fn is NULL, ENOMEM.
  * Ownership: the caller must cio_await, cio_gather, cio_wait_for or

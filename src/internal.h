@@ -42,6 +42,34 @@
             CIO__PANIC("assertion failed: %s", #cond);                                             \
     } while (0)
 
+/* Objects used after they were freed. Every object the API hands out
+ * (lock, event, condition, semaphore, barrier, queue, future, task group,
+ * stream) has a `magic` word, its type's CIO__MAGIC, that its constructor
+ * writes and its release overwrites with CIO__MAGIC_FREED before the memory
+ * goes back to malloc; every public call on it checks the word first, so a
+ * double free or a call after the release aborts with a line naming the
+ * call instead of corrupting memory. Always on: a compare of a word that
+ * the call is about to load the cache line of anyway. The word is not at
+ * the start of the struct, where malloc keeps its own links in freed
+ * memory. It cannot catch a call on memory that malloc has already handed
+ * out again to another object of the same type (an ASan build catches
+ * that too, as a heap-use-after-free). */
+#define CIO__MAGIC(a, b, c, d)                                                                     \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define CIO__MAGIC_FREED 0xF4EEDDEDu
+/* Marks obj freed. A volatile store: the compiler drops a plain store to
+ * memory that is passed to free() next, as dead. */
+#define CIO__POISON(obj) (*(volatile uint32_t *)&(obj)->magic = CIO__MAGIC_FREED)
+/* Aborts naming fn unless obj is NULL (each call's own argument check
+ * handles that) or a live object of the type whose magic is `want`. fn and
+ * what are string literals: the message is one constant, so that each
+ * check costs a compare and a cold call with no formatting arguments. */
+#define CIO__CHECK_LIVE(obj, want, fn, what)                                                       \
+    do {                                                                                           \
+        if (CIO__UNLIKELY((obj) && (obj)->magic != (want)))                                        \
+            CIO__PANIC(fn ": the " what " was already freed (or is not a cio_" what ")");          \
+    } while (0)
+
 /* Sanitizer detection that works for gcc and clang alike. */
 #if defined(__SANITIZE_ADDRESS__)
 #define CIO__ASAN 1

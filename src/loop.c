@@ -120,6 +120,7 @@ static void observers_close(cio_loop *loop)
 static int loop_open(cio_loop *loop)
 {
     cio__stack_pool_init(&loop->stacks);
+    cio__task_init(loop);
     cio__fd_table_init(&loop->fds);
     int err = cio__callback_init(loop);
     if (err)

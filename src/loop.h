@@ -66,9 +66,16 @@ struct cio_loop {
     size_t pending_tasks;
     uint64_t next_task_id;
     uint64_t next_done_seq;
-    /* task.c: freed task structs, reused LIFO; the blocks they come from,
-     * and the unused rest of the newest block. */
-    cio_task *task_free_list;
+    /* task.c: freed task structs, oldest first (linked through run.next,
+     * appended through task_free_tail), reused FIFO and only once more than
+     * CIO__TASK_QUARANTINE of them wait, so that a released handle is caught
+     * rather than naming a new task; the blocks they come from, and the
+     * unused rest of the newest block. */
+    cio__runnable *task_free_list;
+    /* The link the next freed struct goes into: the last one's run.next,
+     * or &task_free_list while the list is empty (cio__task_init). */
+    cio__runnable **task_free_tail;
+    size_t task_nfree;
     void **task_blocks;
     size_t ntask_blocks;
     cio_task *task_bump, *task_bump_end;

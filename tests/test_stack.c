@@ -32,18 +32,6 @@
  * overflow scenarios do not apply there. */
 #ifndef SANITIZED
 
-/* Recursion that the compiler can neither flatten nor shrink: every frame
- * fills a volatile buffer and reads it back after the call. */
-static int recurse_deep(int depth)
-{
-    volatile char frame[512];
-    for (size_t i = 0; i < sizeof frame; i++)
-        frame[i] = (char)depth;
-    if (depth == 0)
-        return frame[0];
-    return recurse_deep(depth - 1) + frame[sizeof frame - 1];
-}
-
 /* Recurses until its frames lie below `limit`, then unwinds. */
 static int recurse_below(uintptr_t limit, int depth)
 {

@@ -14,6 +14,7 @@
  *     assert_free_in_use_aborts): misuse that must abort the
  *     process, run in a child whose stderr is captured.
  *   - Small pieces many tests use: an order log, settle, say, return_arg,
+ *     recurse_deep (for stack overflows),
  *     sleep_ms, and ASAN_BUILD / TSAN_BUILD for sanitizer builds.
  *
  * Header-only, with static inline functions (so that a helper a test does
@@ -268,6 +269,19 @@ static inline void say(const char *msg)
 {
     ssize_t n = write(STDERR_FILENO, msg, strlen(msg));
     (void)n;
+}
+
+/* Recursion that the compiler can neither flatten nor shrink: every frame
+ * fills a volatile buffer of half a KiB and reads it back after the call
+ * (the stack overflow tests). */
+static inline int recurse_deep(int depth)
+{
+    volatile char frame[512];
+    for (size_t i = 0; i < sizeof frame; i++)
+        frame[i] = (char)depth;
+    if (depth == 0)
+        return frame[0];
+    return recurse_deep(depth - 1) + frame[sizeof frame - 1];
 }
 
 /* ----------------------------------------------------- child processes */

@@ -14,6 +14,8 @@
 #include "core/group.h"
 #include "loop.h"
 
+#define TASKGROUP_MAGIC CIO__MAGIC('g', 'r', 'u', 'p')
+
 struct cio_taskgroup {
     /* The task that made the group and must wait for it. */
     cio_task *parent;
@@ -39,6 +41,8 @@ struct cio_taskgroup {
     /* The failure holds back the parent's work (cio__sched_group_cancel)
      * and the parent has not yet reached the wait that lifts it. */
     bool holds_parent;
+    /* TASKGROUP_MAGIC while live, CIO__MAGIC_FREED once freed (internal.h). */
+    uint32_t magic;
 };
 
 cio_task *cio__group_parent(const cio_taskgroup *g) { return g->parent; }
@@ -53,6 +57,7 @@ cio_taskgroup *cio_taskgroup_new(void)
     cio_taskgroup *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
+    g->magic = TASKGROUP_MAGIC;
     g->parent = self;
     cio__waiter_init(&g->waiter, CIO__WAIT_GROUP, g, NULL);
     return g;
@@ -124,6 +129,7 @@ static int children_reserve(cio_taskgroup *g)
 int cio_taskgroup_create_task_opts(cio_taskgroup *g, cio_fn fn, void *arg,
                                    const cio_task_opts *opts)
 {
+    CIO__CHECK_LIVE(g, TASKGROUP_MAGIC, "cio_taskgroup_create_task_opts", "taskgroup");
     if (!g || !fn)
         return -EINVAL;
     if (!cio_running_loop())
@@ -144,6 +150,7 @@ int cio_taskgroup_create_task_opts(cio_taskgroup *g, cio_fn fn, void *arg,
 
 int cio_taskgroup_create_task(cio_taskgroup *g, cio_fn fn, void *arg)
 {
+    CIO__CHECK_LIVE(g, TASKGROUP_MAGIC, "cio_taskgroup_create_task", "taskgroup");
     return cio_taskgroup_create_task_opts(g, fn, arg, NULL);
 }
 
@@ -159,6 +166,7 @@ static int wait_children(cio_taskgroup *g, bool cancellable)
 
 int cio_taskgroup_wait(cio_taskgroup *g)
 {
+    CIO__CHECK_LIVE(g, TASKGROUP_MAGIC, "cio_taskgroup_wait", "taskgroup");
     if (!g)
         return -EINVAL;
     if (cio_current_task() != g->parent)
@@ -179,6 +187,7 @@ int cio_taskgroup_wait(cio_taskgroup *g)
     for (size_t i = 0; i < g->nchildren; i++)
         cio__task_free(g->children[i]);
     free(g->children);
+    CIO__POISON(g);
     free(g);
     return result;
 }

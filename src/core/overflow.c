@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* overflow.c — stack overflow into a guard page: name the task, stop.
+/* overflow.c — a stack overflow that faults: name the task, stop.
  *
  * A SIGSEGV handler, installed once per process on an alternate signal
- * stack, checks whether the faulting address lies in the guard page of the
- * task running on this thread. If so it writes a message naming the task
- * and its stack size (with async-signal-safe calls only) and aborts. Any
+ * stack, checks whether the task running on this thread overflowed: the
+ * faulting address lies in its guard page, or (a canary stack, which has
+ * none) its canary is gone or the address lies below its stack, where the
+ * overflow ran over the stacks packed below it and on past its chunk. If so
+ * it writes a message naming the task and its stack size (with
+ * async-signal-safe calls only) and aborts. Any
  * other fault goes to the handler that was there before, or kills the
  * process as SIGSEGV would have. Sanitizer builds leave SIGSEGV to the
  * sanitizer, which reports overflows itself.
@@ -26,24 +29,32 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static __thread void *alt_stack;
 static __thread stack_t old_alt_stack;
 
+__attribute__((noreturn)) static void report(cio_task *t, const char *how)
+{
+    char buf[256];
+    cio__text msg = cio__text_on(buf, sizeof buf);
+    char label[32];
+    cio__text_str(&msg, "cio: fatal: stack overflow in task '");
+    cio__text_str(&msg, cio__task_label(t, label));
+    cio__text_str(&msg, "' (stack size ");
+    cio__text_u64(&msg, cio__stack_size(&t->live->stack));
+    cio__text_str(&msg, " bytes): ");
+    cio__text_str(&msg, how);
+    cio__text_str(&msg, "; give it a larger cio_task_opts.stack_size\n");
+    ssize_t w = write(STDERR_FILENO, msg.buf, msg.len);
+    (void)w;
+    abort();
+}
+
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
     cio_loop *loop = cio__context_loop;
     cio_task *t = loop ? loop->current : NULL;
-    if (t && cio__stack_in_guard(&t->live->stack, info->si_addr)) {
-        char buf[256];
-        cio__text msg = cio__text_on(buf, sizeof buf);
-        char label[32];
-        cio__text_str(&msg, "cio: fatal: stack overflow in task '");
-        cio__text_str(&msg, cio__task_label(t, label));
-        cio__text_str(&msg, "' (stack size ");
-        cio__text_u64(&msg, cio__stack_size(&t->live->stack));
-        cio__text_str(&msg, " bytes): it ran into its guard page; give it a larger "
-                            "cio_task_opts.stack_size\n");
-        ssize_t w = write(STDERR_FILENO, msg.buf, msg.len);
-        (void)w;
-        abort();
-    }
+    /* t->live is at the top of t's stack, which an overflow leaves alone. */
+    if (t && t->live && cio__stack_in_guard(&t->live->stack, info->si_addr))
+        report(t, "it ran into its guard page");
+    if (t && t->live && cio__stack_overrun(&t->live->stack, info->si_addr))
+        report(t, "it ran past the canary below its stack, over whatever lies below");
     if (previous.sa_flags & SA_SIGINFO) {
         previous.sa_sigaction(sig, info, uctx);
     } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {

@@ -367,6 +367,17 @@ bool cio__stack_in_guard(const cio__stack *s, const void *addr)
     return a >= low - page_size && a < low;
 }
 
+bool cio__stack_overrun(const cio__stack *s, const void *addr)
+{
+    const cio__stack_chunk *c = s->chunk;
+    if (!c || c->guarded)
+        return false;
+    if (!cio__stack_intact(s))
+        return true;
+    const char *a = addr;
+    return a < slot_low(c, s->slot) && a >= c->base - page_size;
+}
+
 void cio__stack_pool_init(cio__stack_pool *pool)
 {
     read_limits();

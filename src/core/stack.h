@@ -92,6 +92,13 @@ static inline bool cio__stack_intact(const cio__stack *s)
 /* True if addr lies in the guard page below s (for the SIGSEGV report). */
 bool cio__stack_in_guard(const cio__stack *s, const void *addr);
 
+/* For the SIGSEGV report on a canary stack, which has no guard page: true
+ * if its canary is gone, or addr lies below the stack but no further below
+ * than the start of its chunk's mapping less one page. Either way the task
+ * that runs on s has run past its stack (over the stacks packed below it,
+ * down to whatever lies below the chunk). Async-signal-safe. */
+bool cio__stack_overrun(const cio__stack *s, const void *addr);
+
 void cio__stack_pool_init(cio__stack_pool *pool);
 /* Unmaps every chunk; every stack must have been freed. */
 void cio__stack_pool_fini(cio__stack_pool *pool);

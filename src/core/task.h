@@ -9,6 +9,8 @@
 
 #include "core/scheduler.h"
 
+/* Makes the loop's free list of task structs empty (loop open). */
+void cio__task_init(struct cio_loop *loop);
 void cio__task_finish(struct cio_task *t, int result);
 void cio__task_free(struct cio_task *t);
 /* How traces, dumps and reports name t: its name, or "task-N", written

@@ -74,6 +74,7 @@ cio_stream *cio__stream_make(const cio__stream_ops *ops, void *impl, int fd)
         errno = ENOMEM;
         return NULL;
     }
+    s->magic = CIO__STREAM_MAGIC;
     s->ops = ops;
     s->impl = impl;
     s->fd = fd;
@@ -90,6 +91,9 @@ static void stream_free(cio_stream *s)
 
 void cio__stream_destroy(cio_stream *s)
 {
+    /* From here on the stream is gone for its user, even while its
+     * flusher still holds the memory. */
+    CIO__POISON(s);
     /* Closing the transport wakes a flusher parked on the descriptor. */
     s->ops->close(s);
     cio_task *f = s->flusher;
@@ -164,6 +168,7 @@ static int ensure_flusher(cio_stream *s)
 
 int cio_stream_write(cio_stream *s, const void *buf, size_t n)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_write", "stream");
     if (!s || (!buf && n))
         return -EINVAL;
     int err = cio__sched_checkpoint();
@@ -203,6 +208,7 @@ int cio_stream_write(cio_stream *s, const void *buf, size_t n)
 
 int cio_stream_set_high_water(cio_stream *s, size_t bytes)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_set_high_water", "stream");
     if (!s)
         return -EINVAL;
     s->high_water = bytes ? bytes : CIO_STREAM_HIGH_WATER;
@@ -211,6 +217,7 @@ int cio_stream_set_high_water(cio_stream *s, size_t bytes)
 
 int cio_stream_drain(cio_stream *s)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_drain", "stream");
     if (!s)
         return -EINVAL;
     int err = cio__sched_checkpoint();
@@ -221,6 +228,7 @@ int cio_stream_drain(cio_stream *s)
 
 int cio_stream_write_eof(cio_stream *s)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_write_eof", "stream");
     if (!s)
         return -EINVAL;
     if (s->write_closed)
@@ -234,6 +242,7 @@ int cio_stream_write_eof(cio_stream *s)
 
 int cio_stream_close(cio_stream *s)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_close", "stream");
     if (!s)
         return -EINVAL;
     int err = s->wbuf.len ? cio_stream_drain(s) : 0;
@@ -241,7 +250,11 @@ int cio_stream_close(cio_stream *s)
     return err;
 }
 
-int cio_stream_fd(const cio_stream *s) { return s ? s->fd : -EINVAL; }
+int cio_stream_fd(const cio_stream *s)
+{
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_fd", "stream");
+    return s ? s->fd : -EINVAL;
+}
 
 /* ------------------------------------------------------------- reading */
 
@@ -269,6 +282,7 @@ static void take(cio_stream *s, void *buf, size_t n)
 
 ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_read", "stream");
     if (!s || (!buf && n))
         return -EINVAL;
     int err = cio__sched_checkpoint();
@@ -287,6 +301,7 @@ ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n)
 
 ssize_t cio_stream_readexactly(cio_stream *s, void *buf, size_t n)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_readexactly", "stream");
     if (!s || (!buf && n) || n > SSIZE_MAX)
         return -EINVAL;
     int err = cio__sched_checkpoint();
@@ -336,6 +351,7 @@ static ssize_t read_until(cio_stream *s, const void *sep, size_t seplen, void *b
 ssize_t cio_stream_readuntil(cio_stream *s, const void *sep, size_t seplen, void *buf,
                              size_t cap)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_readuntil", "stream");
     if (!s || !sep || !seplen || (!buf && cap) || cap > SSIZE_MAX)
         return -EINVAL;
     int err = cio__sched_checkpoint();
@@ -346,6 +362,7 @@ ssize_t cio_stream_readuntil(cio_stream *s, const void *sep, size_t seplen, void
 
 ssize_t cio_stream_readline(cio_stream *s, char *buf, size_t cap)
 {
+    CIO__CHECK_LIVE(s, CIO__STREAM_MAGIC, "cio_stream_readline", "stream");
     if (!s || !buf || !cap || cap > SSIZE_MAX)
         return -EINVAL;
     int err = cio__sched_checkpoint();

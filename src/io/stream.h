@@ -67,7 +67,12 @@ struct cio_stream {
     /* The stream was released while its flusher still had to run: the
      * flusher frees it (the transport is already closed). */
     bool abandoned;
+    /* CIO__STREAM_MAGIC while usable, CIO__MAGIC_FREED from the stream's
+     * release on (internal.h): every public call on a stream checks it. */
+    uint32_t magic;
 };
+
+#define CIO__STREAM_MAGIC CIO__MAGIC('s', 't', 'r', 'm')
 
 /* Makes a stream on a transport. Returns NULL with errno ENOMEM (the
  * transport is then the caller's to release). */

@@ -556,6 +556,7 @@ cio_stream *cio_tls_connect(const char *host, const char *port, const cio_tls_op
 
 cio_stream *cio_tls_client_ctx(cio_stream *plain, cio_tls_ctx *ctx, const char *server_name)
 {
+    CIO__CHECK_LIVE(plain, CIO__STREAM_MAGIC, "cio_tls_client", "stream");
     if (!plain || !ctx || cio__tls_ctx_is_server(ctx) ||
         (!server_name && cio__tls_ctx_verifies(ctx))) {
         cio__tls_set_error("cio_tls_client needs a stream, a client context and a server_name");

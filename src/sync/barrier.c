@@ -13,6 +13,8 @@
 
 #include "sync/waitq.h"
 
+#define BARRIER_MAGIC CIO__MAGIC('b', 'a', 'r', 'r')
+
 struct cio_barrier {
     /* How many tasks must arrive to release them all. */
     unsigned parties;
@@ -20,6 +22,8 @@ struct cio_barrier {
     unsigned waiting;
     /* Those tasks (cio__waiter.node), in order of arrival. */
     cio__list waiters;
+    /* BARRIER_MAGIC while live, CIO__MAGIC_FREED once freed (internal.h). */
+    uint32_t magic;
 };
 
 cio_barrier *cio_barrier_new(unsigned parties)
@@ -31,6 +35,7 @@ cio_barrier *cio_barrier_new(unsigned parties)
     cio_barrier *b = malloc(sizeof *b);
     if (!b)
         return NULL;
+    b->magic = BARRIER_MAGIC;
     b->parties = parties;
     b->waiting = 0;
     cio__list_init(&b->waiters);
@@ -39,13 +44,19 @@ cio_barrier *cio_barrier_new(unsigned parties)
 
 void cio_barrier_free(cio_barrier *b)
 {
+    CIO__CHECK_LIVE(b, BARRIER_MAGIC, "cio_barrier_free", "barrier");
     if (!b)
         return;
     cio__waitq_check_unused(&b->waiters, "cio_barrier_free");
+    CIO__POISON(b);
     free(b);
 }
 
-unsigned cio_barrier_n_waiting(const cio_barrier *b) { return b ? b->waiting : 0; }
+unsigned cio_barrier_n_waiting(const cio_barrier *b)
+{
+    CIO__CHECK_LIVE(b, BARRIER_MAGIC, "cio_barrier_n_waiting", "barrier");
+    return b ? b->waiting : 0;
+}
 
 /* A waiter leaving before the barrier released it: one fewer has arrived.
  * Called once at most, and only while the waiter is still queued. */
@@ -58,6 +69,7 @@ static void unlink_barrier_waiter(cio__waiter *w)
 
 int cio_barrier_wait(cio_barrier *b)
 {
+    CIO__CHECK_LIVE(b, BARRIER_MAGIC, "cio_barrier_wait", "barrier");
     if (!b)
         return -EINVAL;
     int err = cio__checkpoint();

@@ -14,12 +14,16 @@
 #include "sync/lock.h"
 #include "sync/waitq.h"
 
+#define COND_MAGIC CIO__MAGIC('c', 'o', 'n', 'd')
+
 struct cio_cond {
     /* The lock a waiter must hold; the caller's, not freed with the
      * condition. */
     cio_lock *lock;
     /* Tasks parked in cio_cond_wait (cio__waiter.node), FIFO. */
     cio__list waiters;
+    /* COND_MAGIC while live, CIO__MAGIC_FREED once freed (internal.h). */
+    uint32_t magic;
 };
 
 cio_cond *cio_cond_new(cio_lock *l)
@@ -31,6 +35,7 @@ cio_cond *cio_cond_new(cio_lock *l)
     cio_cond *c = malloc(sizeof *c);
     if (!c)
         return NULL;
+    c->magic = COND_MAGIC;
     c->lock = l;
     cio__list_init(&c->waiters);
     return c;
@@ -38,14 +43,17 @@ cio_cond *cio_cond_new(cio_lock *l)
 
 void cio_cond_free(cio_cond *c)
 {
+    CIO__CHECK_LIVE(c, COND_MAGIC, "cio_cond_free", "cond");
     if (!c)
         return;
     cio__waitq_check_unused(&c->waiters, "cio_cond_free");
+    CIO__POISON(c);
     free(c);
 }
 
 int cio_cond_wait(cio_cond *c)
 {
+    CIO__CHECK_LIVE(c, COND_MAGIC, "cio_cond_wait", "cond");
     if (!c)
         return -EINVAL;
     /* Already cancelled or timed out: return with the lock still held,
@@ -65,6 +73,7 @@ int cio_cond_wait(cio_cond *c)
 
 void cio_cond_notify(cio_cond *c, size_t n)
 {
+    CIO__CHECK_LIVE(c, COND_MAGIC, "cio_cond_notify", "cond");
     if (!c)
         return;
     while (n > 0 && cio__waitq_wake_one(&c->waiters, 0))
@@ -73,6 +82,7 @@ void cio_cond_notify(cio_cond *c, size_t n)
 
 void cio_cond_notify_all(cio_cond *c)
 {
+    CIO__CHECK_LIVE(c, COND_MAGIC, "cio_cond_notify_all", "cond");
     if (c)
         cio__waitq_wake_all(&c->waiters, 0);
 }

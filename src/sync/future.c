@@ -11,6 +11,8 @@
 
 #include "sync/waitq.h"
 
+#define FUTURE_MAGIC CIO__MAGIC('f', 'u', 't', 'r')
+
 struct cio_future {
     /* Set by cio_future_set_result or cio_future_cancel; final. */
     bool done;
@@ -18,6 +20,8 @@ struct cio_future {
     int result;
     /* Tasks parked in cio_future_await (cio__waiter.node), FIFO. */
     cio__list awaiters;
+    /* FUTURE_MAGIC while live, CIO__MAGIC_FREED once freed (internal.h). */
+    uint32_t magic;
 };
 
 cio_future *cio_future_new(void)
@@ -25,6 +29,7 @@ cio_future *cio_future_new(void)
     cio_future *f = malloc(sizeof *f);
     if (!f)
         return NULL;
+    f->magic = FUTURE_MAGIC;
     f->done = false;
     f->result = 0;
     cio__list_init(&f->awaiters);
@@ -33,9 +38,11 @@ cio_future *cio_future_new(void)
 
 void cio_future_free(cio_future *f)
 {
+    CIO__CHECK_LIVE(f, FUTURE_MAGIC, "cio_future_free", "future");
     if (!f)
         return;
     cio__waitq_check_unused(&f->awaiters, "cio_future_free");
+    CIO__POISON(f);
     free(f);
 }
 
@@ -51,14 +58,27 @@ static int future_complete(cio_future *f, int result)
     return 0;
 }
 
-int cio_future_set_result(cio_future *f, int result) { return future_complete(f, result); }
+int cio_future_set_result(cio_future *f, int result)
+{
+    CIO__CHECK_LIVE(f, FUTURE_MAGIC, "cio_future_set_result", "future");
+    return future_complete(f, result);
+}
 
-int cio_future_cancel(cio_future *f) { return future_complete(f, -ECANCELED); }
+int cio_future_cancel(cio_future *f)
+{
+    CIO__CHECK_LIVE(f, FUTURE_MAGIC, "cio_future_cancel", "future");
+    return future_complete(f, -ECANCELED);
+}
 
-bool cio_future_done(const cio_future *f) { return f && f->done; }
+bool cio_future_done(const cio_future *f)
+{
+    CIO__CHECK_LIVE(f, FUTURE_MAGIC, "cio_future_done", "future");
+    return f && f->done;
+}
 
 int cio_future_await(cio_future *f)
 {
+    CIO__CHECK_LIVE(f, FUTURE_MAGIC, "cio_future_await", "future");
     if (!f)
         return -EINVAL;
     int err = cio__checkpoint();

@@ -14,12 +14,16 @@
 #include "sync/lock.h"
 #include "sync/waitq.h"
 
+#define LOCK_MAGIC CIO__MAGIC('l', 'o', 'c', 'k')
+
 struct cio_lock {
     /* Held by some task (or handed to a woken waiter that has not run yet). */
     bool locked;
     /* Tasks parked in acquire (cio__waiter.node), FIFO; empty while
      * unlocked. */
     cio__list waiters;
+    /* LOCK_MAGIC while live, CIO__MAGIC_FREED once freed (internal.h). */
+    uint32_t magic;
 };
 
 cio_lock *cio_lock_new(void)
@@ -27,6 +31,7 @@ cio_lock *cio_lock_new(void)
     cio_lock *l = malloc(sizeof *l);
     if (!l)
         return NULL;
+    l->magic = LOCK_MAGIC;
     l->locked = false;
     cio__list_init(&l->waiters);
     return l;
@@ -34,16 +39,23 @@ cio_lock *cio_lock_new(void)
 
 void cio_lock_free(cio_lock *l)
 {
+    CIO__CHECK_LIVE(l, LOCK_MAGIC, "cio_lock_free", "lock");
     if (!l)
         return;
     cio__waitq_check_unused(&l->waiters, "cio_lock_free");
+    CIO__POISON(l);
     free(l);
 }
 
-bool cio_lock_locked(const cio_lock *l) { return l && l->locked; }
+bool cio_lock_locked(const cio_lock *l)
+{
+    CIO__CHECK_LIVE(l, LOCK_MAGIC, "cio_lock_locked", "lock");
+    return l && l->locked;
+}
 
 int cio_lock_acquire(cio_lock *l)
 {
+    CIO__CHECK_LIVE(l, LOCK_MAGIC, "cio_lock_acquire", "lock");
     if (!l)
         return -EINVAL;
     int err = cio__checkpoint();
@@ -70,6 +82,7 @@ int cio__lock_acquire_uncancellable(cio_lock *l)
 
 int cio_lock_release(cio_lock *l)
 {
+    CIO__CHECK_LIVE(l, LOCK_MAGIC, "cio_lock_release", "lock");
     if (!l)
         return -EINVAL;
     if (!l->locked)

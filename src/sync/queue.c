@@ -33,6 +33,8 @@ typedef struct queue_waiter {
     void *item;
 } queue_waiter;
 
+#define QUEUE_MAGIC CIO__MAGIC('q', 'u', 'e', 'u')
+
 struct cio_queue {
     /* QUEUE_FIFO, QUEUE_LIFO or QUEUE_PRIORITY. */
     int kind;
@@ -53,6 +55,8 @@ struct cio_queue {
     /* Parked tasks (cio__waiter.node), each FIFO: getters wait only while
      * the queue is empty, putters only while it is full. */
     cio__list getters, putters, joiners;
+    /* QUEUE_MAGIC while live, CIO__MAGIC_FREED once freed (internal.h). */
+    uint32_t magic;
 };
 
 static cio_queue *queue_make(int kind, size_t maxsize, int (*cmp)(const void *, const void *))
@@ -60,6 +64,7 @@ static cio_queue *queue_make(int kind, size_t maxsize, int (*cmp)(const void *, 
     cio_queue *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
+    q->magic = QUEUE_MAGIC;
     q->kind = kind;
     q->maxsize = maxsize;
     q->cmp = cmp;
@@ -84,16 +89,22 @@ cio_queue *cio_queue_new_priority(size_t maxsize, int (*cmp)(const void *a, cons
 
 void cio_queue_free(cio_queue *q)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_free", "queue");
     if (!q)
         return;
     cio__waitq_check_unused(&q->getters, "cio_queue_free");
     cio__waitq_check_unused(&q->putters, "cio_queue_free");
     cio__waitq_check_unused(&q->joiners, "cio_queue_free");
     free(q->slots);
+    CIO__POISON(q);
     free(q);
 }
 
-size_t cio_queue_size(const cio_queue *q) { return q ? q->count : 0; }
+size_t cio_queue_size(const cio_queue *q)
+{
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_size", "queue");
+    return q ? q->count : 0;
+}
 
 static bool queue_full(const cio_queue *q) { return q->maxsize && q->count >= q->maxsize; }
 
@@ -244,6 +255,7 @@ static int queue_park(cio__list *list, cio__wait_kind kind, cio_queue *q, void *
 
 int cio_queue_put_nowait(cio_queue *q, void *item)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_put_nowait", "queue");
     if (!q)
         return -EINVAL;
     return try_put(q, item);
@@ -251,6 +263,7 @@ int cio_queue_put_nowait(cio_queue *q, void *item)
 
 int cio_queue_get_nowait(cio_queue *q, void **item)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_get_nowait", "queue");
     if (!q || !item)
         return -EINVAL;
     return try_get(q, item);
@@ -258,6 +271,7 @@ int cio_queue_get_nowait(cio_queue *q, void **item)
 
 int cio_queue_put(cio_queue *q, void *item)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_put", "queue");
     if (!q)
         return -EINVAL;
     int err = cio__checkpoint();
@@ -271,6 +285,7 @@ int cio_queue_put(cio_queue *q, void *item)
 
 int cio_queue_get(cio_queue *q, void **item)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_get", "queue");
     if (!q || !item)
         return -EINVAL;
     int err = cio__checkpoint();
@@ -290,6 +305,7 @@ int cio_queue_get(cio_queue *q, void **item)
 
 int cio_queue_task_done(cio_queue *q)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_task_done", "queue");
     if (!q)
         return -EINVAL;
     if (q->unfinished == 0)
@@ -301,6 +317,7 @@ int cio_queue_task_done(cio_queue *q)
 
 int cio_queue_join(cio_queue *q)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_join", "queue");
     if (!q)
         return -EINVAL;
     int err = cio__checkpoint();
@@ -311,6 +328,7 @@ int cio_queue_join(cio_queue *q)
 
 void cio_queue_shutdown(cio_queue *q, bool immediate)
 {
+    CIO__CHECK_LIVE(q, QUEUE_MAGIC, "cio_queue_shutdown", "queue");
     if (!q)
         return;
     q->shut_down = true;

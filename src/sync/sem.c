@@ -14,6 +14,8 @@
 
 #include "sync/waitq.h"
 
+#define SEM_MAGIC CIO__MAGIC('s', 'e', 'm', 'a')
+
 struct cio_sem {
     /* Permits free now; 0 whenever waiters is not empty. */
     unsigned value;
@@ -22,6 +24,8 @@ struct cio_sem {
     unsigned bound;
     /* Tasks parked in acquire (cio__waiter.node), FIFO. */
     cio__list waiters;
+    /* SEM_MAGIC while live, CIO__MAGIC_FREED once freed (internal.h). */
+    uint32_t magic;
 };
 
 static cio_sem *sem_make(unsigned value, unsigned bound)
@@ -29,6 +33,7 @@ static cio_sem *sem_make(unsigned value, unsigned bound)
     cio_sem *s = malloc(sizeof *s);
     if (!s)
         return NULL;
+    s->magic = SEM_MAGIC;
     s->value = value;
     s->bound = bound;
     cio__list_init(&s->waiters);
@@ -41,18 +46,29 @@ cio_sem *cio_sem_new_bounded(unsigned value) { return sem_make(value, value); }
 
 void cio_sem_free(cio_sem *s)
 {
+    CIO__CHECK_LIVE(s, SEM_MAGIC, "cio_sem_free", "sem");
     if (!s)
         return;
     cio__waitq_check_unused(&s->waiters, "cio_sem_free");
+    CIO__POISON(s);
     free(s);
 }
 
-bool cio_sem_locked(const cio_sem *s) { return s && s->value == 0; }
+bool cio_sem_locked(const cio_sem *s)
+{
+    CIO__CHECK_LIVE(s, SEM_MAGIC, "cio_sem_locked", "sem");
+    return s && s->value == 0;
+}
 
-unsigned cio_sem_value(const cio_sem *s) { return s ? s->value : 0; }
+unsigned cio_sem_value(const cio_sem *s)
+{
+    CIO__CHECK_LIVE(s, SEM_MAGIC, "cio_sem_value", "sem");
+    return s ? s->value : 0;
+}
 
 int cio_sem_acquire(cio_sem *s)
 {
+    CIO__CHECK_LIVE(s, SEM_MAGIC, "cio_sem_acquire", "sem");
     if (!s)
         return -EINVAL;
     int err = cio__checkpoint();
@@ -67,6 +83,7 @@ int cio_sem_acquire(cio_sem *s)
 
 int cio_sem_release(cio_sem *s)
 {
+    CIO__CHECK_LIVE(s, SEM_MAGIC, "cio_sem_release", "sem");
     if (!s)
         return -EINVAL;
     if (cio__waitq_wake_one(&s->waiters, 0))
